@@ -1,0 +1,221 @@
+package io.tether;
+
+import com.hazelcast.config.Config;
+import com.hazelcast.config.SerializerConfig;
+import com.hazelcast.config.XmlConfigBuilder;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import io.tether.cluster.ClusterMessages;
+import io.tether.cluster.ClusterView;
+import io.tether.cluster.LiveRegistry;
+import io.tether.cluster.NodeAgent;
+import io.tether.cluster.NodeIdentity;
+import io.tether.cluster.OwnerRegistry;
+import io.tether.cluster.StreamRouter;
+import io.tether.cluster.StreamServices;
+import io.tether.config.TetherConfig;
+import io.tether.ops.TetherMetrics;
+import io.tether.stream.StreamProcessors;
+import io.tether.stream.StreamStore;
+import io.tether.transport.HttpApi;
+import io.tether.wire.EventBusWireCodec;
+import io.tether.wire.HazelcastWireSerializer;
+import io.tether.wire.WireMessage;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One Tether node: an embedded Hazelcast member, a clustered Vert.x instance using it, the node agent
+ * and the HTTP API. {@link Main} runs one per process; tests run several in one JVM.
+ */
+public final class TetherNode {
+
+  private static final Logger log = LoggerFactory.getLogger(TetherNode.class);
+
+  private final TetherConfig config;
+  private final HazelcastInstance hazelcast;
+  private final Vertx vertx;
+  private final StreamServices services;
+  private final AtomicBoolean serving = new AtomicBoolean();
+  private final AtomicBoolean stopped = new AtomicBoolean();
+
+  private TetherNode(TetherConfig config, HazelcastInstance hazelcast, Vertx vertx, StreamServices services) {
+    this.config = config;
+    this.hazelcast = hazelcast;
+    this.vertx = vertx;
+    this.services = services;
+  }
+
+  /**
+   * Starts a node and returns once it serves HTTP. Blocks the calling thread (joining the cluster is
+   * blocking); never call it from an event loop.
+   */
+  public static TetherNode start(TetherConfig config) throws Exception {
+    StreamProcessors.register();
+    ClusterMessages.register();
+    if (config.httpPort() == 0) {
+      config = config.with(java.util.Map.of("TETHER_HTTP_PORT", Integer.toString(freePort(config.httpHost()))));
+    }
+    long started = System.nanoTime();
+    HazelcastInstance hazelcast = Hazelcast.newHazelcastInstance(hazelcastConfig(config));
+    TetherMetrics metrics = new TetherMetrics();
+    Vertx vertx;
+    try {
+      VertxOptions options = new VertxOptions()
+          .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true))
+          .setEventBusOptions(new EventBusOptions()
+              .setHost(config.clusterHost().isEmpty() ? null : config.clusterHost())
+              .setPort(0));
+      vertx = Vertx.builder()
+          .with(options)
+          .withClusterManager(new HazelcastClusterManager(hazelcast))
+          .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
+          .buildClustered()
+          .await(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      hazelcast.shutdown();
+      throw e;
+    }
+    vertx.eventBus().registerCodec(new EventBusWireCodec());
+    vertx.eventBus().codecSelector(body -> body instanceof WireMessage ? EventBusWireCodec.NAME : null);
+
+    ClusterView cluster = new ClusterView(hazelcast);
+    NodeIdentity identity = new NodeIdentity(config.nodeId(), config.httpPort(), ProcessHandle.current().pid());
+    StreamServices services = new StreamServices(vertx, config, identity, new StreamStore(hazelcast), cluster,
+        new StreamRouter(vertx, cluster, config.requestTimeoutMillis(), config.routeDeadlineMillis()),
+        new OwnerRegistry(), new LiveRegistry(), metrics);
+    metrics.gauge("tether.cluster.members", "Members of the cluster as this node sees them", cluster::memberCount);
+    metrics.gauge("tether.streams.local", "Streams whose primary copy lives on this member",
+        services.store()::localSize);
+    TetherNode node = new TetherNode(config, hazelcast, vertx, services);
+    try {
+      vertx.deployVerticle(new NodeAgent(services)).await(30, TimeUnit.SECONDS);
+      int instances = Math.max(1, Runtime.getRuntime().availableProcessors());
+      vertx.deployVerticle(() -> new HttpApi(services, node.serving::get), new DeploymentOptions().setInstances(instances))
+          .await(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      node.stop().await(30, TimeUnit.SECONDS);
+      throw e;
+    }
+    node.serving.set(true);
+    log.info("Tether node {} ready in {} ms: http://{}:{} (cluster '{}', {} member(s), pid {})",
+        config.nodeId(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.httpHost(),
+        config.httpPort(), config.clusterName(), cluster.memberCount(), ProcessHandle.current().pid());
+    return node;
+  }
+
+  /** Hazelcast config: {@code cluster.xml} with this node's values filled in, plus Tether's serializer. */
+  static Config hazelcastConfig(TetherConfig config) throws IOException {
+    Properties properties = new Properties();
+    properties.setProperty("tether.cluster.name", config.clusterName());
+    properties.setProperty("tether.cluster.port", Integer.toString(config.clusterPort()));
+    boolean oneInterface = !config.clusterHost().isEmpty() && !config.clusterHost().equals("0.0.0.0");
+    properties.setProperty("tether.interfaces.enabled", Boolean.toString(oneInterface));
+    properties.setProperty("tether.cluster.host", oneInterface ? config.clusterHost() : "127.0.0.1");
+    properties.setProperty("tether.cluster.members", config.clusterMembers());
+    properties.setProperty("tether.join.tcp", Boolean.toString(config.discovery().equals("tcp")));
+    properties.setProperty("tether.join.kubernetes", Boolean.toString(config.discovery().equals("kubernetes")));
+    properties.setProperty("tether.k8s.service.dns", config.kubernetesService());
+    Config hz;
+    try (InputStream xml = openClusterXml(config)) {
+      hz = new XmlConfigBuilder(xml).setProperties(properties).build();
+    }
+    if (oneInterface) {
+      hz.setProperty("hazelcast.socket.bind.any", "false");
+    }
+    hz.setInstanceName("tether-" + config.nodeId());
+    hz.getMemberAttributeConfig().setAttribute(ClusterView.NODE_ID_ATTRIBUTE, config.nodeId());
+    hz.getSerializationConfig().addSerializerConfig(new SerializerConfig()
+        .setTypeClass(WireMessage.class).setImplementation(new HazelcastWireSerializer()));
+    return hz;
+  }
+
+  private static InputStream openClusterXml(TetherConfig config) throws IOException {
+    if (!config.clusterConfig().isEmpty()) {
+      return Files.newInputStream(Path.of(config.clusterConfig()));
+    }
+    Path local = Path.of("cluster.xml");
+    if (Files.isRegularFile(local)) {
+      return Files.newInputStream(local);
+    }
+    InputStream bundled = TetherNode.class.getResourceAsStream("/cluster.xml");
+    if (bundled == null) {
+      throw new IOException("no cluster.xml in the working directory or the jar");
+    }
+    return bundled;
+  }
+
+  private static int freePort(String host) {
+    try (ServerSocket socket = new ServerSocket()) {
+      socket.bind(new InetSocketAddress(host.equals("0.0.0.0") ? "127.0.0.1" : host, 0));
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Stops serving, leaves the cluster and releases everything. Idempotent. */
+  public Future<Void> stop() {
+    if (!stopped.compareAndSet(false, true)) {
+      return Future.succeededFuture();
+    }
+    serving.set(false);
+    return vertx.close().recover(e -> Future.succeededFuture()).andThen(ar -> {
+      if (hazelcast.getLifecycleService().isRunning()) {
+        hazelcast.shutdown();
+      }
+      log.info("Tether node {} stopped", config.nodeId());
+    });
+  }
+
+  /** Simulates a crash in tests: drops out of the cluster without any handover. */
+  public void crash() {
+    stopped.set(true);
+    serving.set(false);
+    hazelcast.getLifecycleService().terminate();
+    vertx.close();
+  }
+
+  public TetherConfig config() {
+    return config;
+  }
+
+  public int httpPort() {
+    return config.httpPort();
+  }
+
+  public String nodeId() {
+    return config.nodeId();
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public HazelcastInstance hazelcast() {
+    return hazelcast;
+  }
+
+  public StreamServices services() {
+    return services;
+  }
+}

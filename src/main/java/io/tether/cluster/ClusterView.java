@@ -1,0 +1,83 @@
+package io.tether.cluster;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.partition.Partition;
+
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+
+/**
+ * What this node knows about the cluster, from Hazelcast: which member holds a stream's primary
+ * partition (its owner), who is a member, and whether partitions are safely replicated. Partition
+ * look-ups are local (Hazelcast keeps the partition table on every member), so routing costs no
+ * network round trip.
+ */
+public final class ClusterView {
+
+  /** Member attribute holding the Vert.x node id, set by {@link io.tether.TetherNode}. */
+  public static final String NODE_ID_ATTRIBUTE = "__vertx.nodeId";
+
+  private final HazelcastInstance hazelcast;
+
+  public ClusterView(HazelcastInstance hazelcast) {
+    this.hazelcast = hazelcast;
+  }
+
+  public HazelcastInstance hazelcast() {
+    return hazelcast;
+  }
+
+  /** Vert.x node id of the member holding the stream's primary partition, or {@code null} while unassigned. */
+  public String ownerNodeOf(String stream) {
+    Partition partition = hazelcast.getPartitionService().getPartition(stream);
+    Member owner = partition.getOwner();
+    return owner == null ? null : owner.getAttribute(NODE_ID_ATTRIBUTE);
+  }
+
+  public int partitionOf(String stream) {
+    return hazelcast.getPartitionService().getPartition(stream).getPartitionId();
+  }
+
+  public boolean isLocalOwner(String stream) {
+    Member owner = hazelcast.getPartitionService().getPartition(stream).getOwner();
+    return owner != null && owner.localMember();
+  }
+
+  public String localNodeId() {
+    return hazelcast.getCluster().getLocalMember().getAttribute(NODE_ID_ATTRIBUTE);
+  }
+
+  public Set<String> memberNodeIds() {
+    return hazelcast.getCluster().getMembers().stream()
+        .map(m -> m.getAttribute(NODE_ID_ATTRIBUTE))
+        .collect(Collectors.toSet());
+  }
+
+  public int memberCount() {
+    return hazelcast.getCluster().getMembers().size();
+  }
+
+  /** Joined and every partition has its backups in place. */
+  public boolean isSafe() {
+    return hazelcast.getLifecycleService().isRunning() && hazelcast.getPartitionService().isClusterSafe();
+  }
+
+  /** Calls {@code onLeft} with the Vert.x node id of every member that leaves (crash or shutdown). */
+  public UUID onMemberLeft(Consumer<String> onLeft) {
+    return hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+      @Override
+      public void memberAdded(MembershipEvent event) {
+      }
+
+      @Override
+      public void memberRemoved(MembershipEvent event) {
+        onLeft.accept(event.getMember().getAttribute(NODE_ID_ATTRIBUTE));
+      }
+    });
+  }
+}

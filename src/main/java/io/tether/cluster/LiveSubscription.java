@@ -1,0 +1,285 @@
+package io.tether.cluster;
+
+import io.tether.stream.Offset;
+import io.tether.stream.Outcome;
+import io.tether.stream.ReadStart;
+import io.tether.stream.StreamReply;
+import io.tether.stream.StreamSettings;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+
+import java.util.ArrayDeque;
+import java.util.List;
+
+/**
+ * The reading side of one live connection (SSE, long-poll or WebSocket): replays a stream from an
+ * offset, then follows its tail, delivering every event exactly once and in order, across owner
+ * changes.
+ *
+ * <ol>
+ *   <li>{@link StreamRequest.Subscribe} goes to the owner through the router. The owner answers with
+ *       events from the position (bounded in bytes); while they do not reach the tail the subscription
+ *       asks again from where the answer ended.</li>
+ *   <li>At the tail the owner registers the subscription and pushes each new event to this node's live
+ *       address ({@link LivePush}); the push is relayed here on the connection's own context.</li>
+ *   <li>Every delivery is checked against the next expected offset: duplicates are dropped, a gap (or a
+ *       {@code MOVED} signal, or the owner's node leaving, or a ping the owner does not recognise)
+ *       makes the subscription re-subscribe from its own position, which the new owner serves from the
+ *       replicated ring.</li>
+ * </ol>
+ * All methods run on the context that created the subscription.
+ */
+public final class LiveSubscription {
+
+  /** What a transport does with what the subscription delivers. Called on the connection's context. */
+  public interface Listener {
+    /**
+     * Consecutive events starting at {@code start} (possibly none); {@code upToDate} when they reach the
+     * tail as the owner saw it; {@code closed} when the stream is closed and nothing more will come.
+     */
+    void onData(Offset start, List<byte[]> events, Offset next, boolean upToDate, boolean closed);
+
+    /**
+     * The subscription ended for a reason the transport reports: {@code reply} is the owner's refusal
+     * (not found, deleted, offset gone...) or {@code null} with {@code error} when the cluster could not
+     * be reached.
+     */
+    void onEnd(StreamReply reply, Throwable error);
+  }
+
+  private static final int MAX_BUFFERED_PUSHES = 256;
+
+  private final StreamServices services;
+  private final String stream;
+  private final Listener listener;
+  private final Context context;
+  private final Vertx vertx;
+  private final long id;
+  private final ArrayDeque<LivePush> buffered = new ArrayDeque<>();
+
+  private enum State { CATCHING_UP, LIVE, ENDED }
+
+  private State state = State.CATCHING_UP;
+  private ReadStart initial;
+  private Offset next;
+  private long ownerEpoch = -1;
+  private String ownerNode;
+  private int generation;
+  private boolean droppedPushes;
+  private long pingTimer = -1;
+  private long suspectIndex = -1;
+  private StreamSettings settings;
+
+  public LiveSubscription(StreamServices services, String stream, ReadStart start, Listener listener) {
+    this.services = services;
+    this.stream = stream;
+    this.listener = listener;
+    this.initial = start;
+    this.vertx = services.vertx();
+    this.context = vertx.getOrCreateContext();
+    this.id = services.live().nextId();
+  }
+
+  public long id() {
+    return id;
+  }
+
+  public String stream() {
+    return stream;
+  }
+
+  /** The offset of the next event this subscription will deliver, once known. */
+  public Offset position() {
+    return next;
+  }
+
+  /** The stream's settings (content type, expiry), known from the first delivery on. */
+  public StreamSettings settings() {
+    return settings;
+  }
+
+  public boolean isLive() {
+    return state == State.LIVE;
+  }
+
+  /** Starts replay and live delivery. */
+  public void start() {
+    services.live().add(this);
+    long interval = services.config().heartbeatSeconds() * 1000L;
+    pingTimer = vertx.setPeriodic(interval, interval, t -> ping());
+    subscribe(initial);
+  }
+
+  /** Stops delivery and tells the owner (best effort). Safe to call more than once. */
+  public void close() {
+    if (state == State.ENDED) {
+      return;
+    }
+    end();
+    services.router().notify(stream, new StreamRequest.Unsubscribe(services.nodeId(), id));
+  }
+
+  private void end() {
+    state = State.ENDED;
+    buffered.clear();
+    if (pingTimer >= 0) {
+      vertx.cancelTimer(pingTimer);
+      pingTimer = -1;
+    }
+    services.live().remove(this);
+  }
+
+  private void subscribe(ReadStart from) {
+    state = State.CATCHING_UP;
+    int gen = ++generation;
+    StreamRequest.Subscribe request = new StreamRequest.Subscribe(services.nodeId(), id, from,
+        services.config().maxReadBytes());
+    services.router().request(stream, request).onComplete(ar -> {
+      if (state == State.ENDED || gen != generation) {
+        return;
+      }
+      if (ar.failed()) {
+        end();
+        listener.onEnd(null, ar.cause());
+        return;
+      }
+      StreamReply reply = ar.result();
+      if (reply.outcome() != Outcome.OK) {
+        end();
+        listener.onEnd(reply, null);
+        return;
+      }
+      ownerEpoch = Math.max(ownerEpoch, reply.ownerEpoch());
+      ownerNode = reply.ownerNode();
+      if (reply.settings() != null) {
+        settings = reply.settings();
+      }
+      deliver(reply.start(), reply.events(), reply.next(), reply.upToDate(), reply.closed());
+      if (state == State.ENDED) {
+        return;
+      }
+      if (reply.closed()) {
+        end();
+      } else if (!reply.upToDate()) {
+        subscribe(new ReadStart.At(next));
+      } else if (droppedPushes) {
+        droppedPushes = false;
+        buffered.clear();
+        subscribe(new ReadStart.At(next));
+      } else {
+        state = State.LIVE;
+        suspectIndex = -1;
+        while (!buffered.isEmpty() && state == State.LIVE) {
+          apply(buffered.removeFirst());
+        }
+      }
+    });
+  }
+
+  private void resubscribe() {
+    if (state != State.ENDED) {
+      buffered.clear();
+      droppedPushes = false;
+      subscribe(next == null ? initial : new ReadStart.At(next));
+    }
+  }
+
+  /** Delivers what lies at or after the expected position; drops what was already delivered. */
+  private void deliver(Offset start, List<byte[]> events, Offset end, boolean upToDate, boolean closed) {
+    List<byte[]> fresh = events;
+    Offset from = start == null ? end : start;
+    if (next != null && from != null && from.index() < next.index()) {
+      int skip = (int) Math.min(events.size(), next.index() - from.index());
+      long bytes = from.bytes();
+      for (int i = 0; i < skip; i++) {
+        bytes += events.get(i).length;
+      }
+      fresh = events.subList(skip, events.size());
+      from = new Offset(from.index() + skip, bytes);
+    }
+    if (end != null && (next == null || end.index() >= next.index())) {
+      next = end;
+    }
+    listener.onData(from, fresh, next, upToDate, closed);
+  }
+
+  /** A push from the owner, relayed by the node agent (any thread). */
+  void onPush(LivePush push) {
+    context.runOnContext(v -> {
+      if (state == State.ENDED || push.ownerEpoch() < ownerEpoch) {
+        return;
+      }
+      if (state != State.LIVE) {
+        if (buffered.size() >= MAX_BUFFERED_PUSHES) {
+          droppedPushes = true;
+        } else {
+          buffered.addLast(push);
+        }
+        return;
+      }
+      apply(push);
+    });
+  }
+
+  private void apply(LivePush push) {
+    if (push.signal() == LivePush.SIGNAL_GONE) {
+      end();
+      listener.onEnd(StreamReply.refusal(Outcome.NOT_FOUND, "stream was deleted"), null);
+      return;
+    }
+    if (push.signal() == LivePush.SIGNAL_MOVED) {
+      resubscribe();
+      return;
+    }
+    ownerEpoch = Math.max(ownerEpoch, push.ownerEpoch());
+    if (push.start().index() > next.index()) {
+      resubscribe();
+      return;
+    }
+    Offset end = push.end();
+    if (end.index() < next.index() || (end.index() == next.index() && !push.closed())) {
+      return;
+    }
+    deliver(push.start(), push.events(), end, true, push.closed());
+    if (push.closed()) {
+      end();
+    }
+  }
+
+  /**
+   * Renews the owner's lease and checks for a missed push: the owner reports its push position, and a
+   * subscription still behind the position it saw on the previous ping re-subscribes.
+   */
+  private void ping() {
+    if (state != State.LIVE) {
+      return;
+    }
+    int gen = generation;
+    services.router().request(stream, new StreamRequest.Ping(services.nodeId(), id)).onComplete(ar -> {
+      if (state != State.LIVE || gen != generation) {
+        return;
+      }
+      if (ar.failed() || ar.result().outcome() != Outcome.OK) {
+        resubscribe();
+        return;
+      }
+      Offset pushed = ar.result().next();
+      if (pushed == null || pushed.index() <= next.index()) {
+        suspectIndex = -1;
+      } else if (suspectIndex >= 0 && next.index() < suspectIndex) {
+        resubscribe();
+      } else {
+        suspectIndex = pushed.index();
+      }
+    });
+  }
+
+  /** The node that held this subscription's owner left the cluster (any thread). */
+  void nodeLeft(String nodeId) {
+    context.runOnContext(v -> {
+      if (state != State.ENDED && nodeId.equals(ownerNode)) {
+        resubscribe();
+      }
+    });
+  }
+}

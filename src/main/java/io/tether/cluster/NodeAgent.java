@@ -1,0 +1,178 @@
+package io.tether.cluster;
+
+import io.tether.stream.Outcome;
+import io.tether.stream.StreamProcessors;
+import io.tether.stream.StreamReply;
+import io.tether.wire.WireMessage;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The per-node side of the cluster layer:
+ * <ul>
+ *   <li>its control address activates owners for streams whose primary partition this node holds;</li>
+ *   <li>its live address receives owners' pushes and hands each to the subscriptions it names;</li>
+ *   <li>when a member leaves, local owners drop that member's subscriptions and local subscriptions
+ *       whose owner was there subscribe again (reaching the new owner);</li>
+ *   <li>once a second it expires streams past their TTL or Expires-At in its own partitions.</li>
+ * </ul>
+ */
+public final class NodeAgent extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+  private static final long SWEEP_MILLIS = 1000;
+
+  private final StreamServices services;
+  private final Map<String, Future<Void>> activations = new ConcurrentHashMap<>();
+  private final Set<String> knownMembers = ConcurrentHashMap.newKeySet();
+  private MessageConsumer<WireMessage> control;
+  private MessageConsumer<WireMessage> live;
+  private UUID membershipListener;
+  private long sweepTimer = -1;
+  private boolean sweeping;
+
+  public NodeAgent(StreamServices services) {
+    this.services = services;
+  }
+
+  @Override
+  public Future<?> start() {
+    knownMembers.addAll(services.cluster().memberNodeIds());
+    membershipListener = services.cluster().onMemberLeft(this::memberLeft);
+    control = vertx.eventBus().consumer(Addresses.control(services.nodeId()), this::onControl);
+    live = vertx.eventBus().consumer(Addresses.live(services.nodeId()), this::onLive);
+    sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
+    return Future.all(control.completion(), live.completion());
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(sweepTimer);
+    if (membershipListener != null) {
+      try {
+        services.cluster().hazelcast().getCluster().removeMembershipListener(membershipListener);
+      } catch (RuntimeException e) {
+        log.debug("membership listener not removed: {}", e.getMessage());
+      }
+    }
+    return Future.all(control.unregister(), live.unregister()).recover(e -> Future.succeededFuture());
+  }
+
+  // ----------------------------------------------------------------------------------- activation
+
+  private void onControl(Message<WireMessage> message) {
+    if (!(message.body() instanceof Activate activate)) {
+      message.fail(400, "unknown control message");
+      return;
+    }
+    String stream = activate.stream();
+    if (services.owners().get(stream) != null) {
+      message.reply(StreamReply.of(Outcome.OK).build());
+      return;
+    }
+    if (!services.cluster().isLocalOwner(stream)) {
+      // The partition moved since the sender looked: it will look again.
+      message.reply(StreamReply.of(Outcome.MOVED).build());
+      return;
+    }
+    activate(stream, activate.create(), false).onComplete(ar -> {
+      if (ar.succeeded()) {
+        message.reply(StreamReply.of(Outcome.OK).build());
+      } else if (ar.cause() instanceof StreamOwner.NotFound) {
+        message.reply(StreamReply.refusal(Outcome.NOT_FOUND, "stream not found"));
+      } else {
+        message.fail(500, "activation of " + stream + " failed: " + ar.cause().getMessage());
+      }
+    });
+  }
+
+  /** Starts the owner of {@code stream} on this node unless one is running or starting. */
+  public Future<Void> activate(String stream, boolean create, boolean failover) {
+    Promise<Void> promise = Promise.promise();
+    Future<Void> running = activations.putIfAbsent(stream, promise.future());
+    if (running != null) {
+      // A concurrent activation may have been for a read of an absent stream; a create must retry then.
+      return create ? running.recover(e -> activate(stream, true, failover)) : running;
+    }
+    if (services.owners().get(stream) != null) {
+      activations.remove(stream);
+      return Future.succeededFuture();
+    }
+    vertx.deployVerticle(new StreamOwner(stream, create, failover, services)).<Void>mapEmpty()
+        .onComplete(ar -> {
+          activations.remove(stream);
+          promise.handle(ar);
+        });
+    return promise.future();
+  }
+
+  // ----------------------------------------------------------------------------------- live pushes
+
+  private void onLive(Message<WireMessage> message) {
+    if (!(message.body() instanceof LivePush push)) {
+      return;
+    }
+    for (long id : push.subscriptions()) {
+      LiveSubscription subscription = services.live().get(id);
+      if (subscription != null) {
+        subscription.onPush(push);
+      }
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- membership
+
+  private void memberLeft(String nodeId) {
+    if (nodeId == null) {
+      return;
+    }
+    knownMembers.remove(nodeId);
+    log.info("member {} left; {} members remain", nodeId, services.cluster().memberCount());
+    for (StreamOwner owner : services.owners().all()) {
+      owner.nodeLeft(nodeId);
+    }
+    for (LiveSubscription subscription : services.live().all()) {
+      subscription.nodeLeft(nodeId);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- expiry
+
+  private void sweep() {
+    if (sweeping) {
+      return;
+    }
+    sweeping = true;
+    long now = System.currentTimeMillis();
+    vertx.executeBlocking(() -> services.store().localExpired(now), false).onComplete(ar -> {
+      sweeping = false;
+      if (ar.failed()) {
+        log.debug("expiry sweep failed: {}", ar.cause().getMessage());
+        return;
+      }
+      for (String stream : ar.result()) {
+        services.store().execute(stream, new StreamProcessors.Expire(now), context).onSuccess(reply -> {
+          if (reply.outcome() != Outcome.DELETED) {
+            return;
+          }
+          log.debug("stream {} expired", stream);
+          services.router().notify(stream, new StreamRequest.Expired());
+          if (reply.releaseSource() != null) {
+            services.router().request(reply.releaseSource(), new StreamRequest.ReleaseFork())
+                .onFailure(e -> log.warn("could not release fork reference of expired {}: {}", stream, e.getMessage()));
+          }
+        });
+      }
+    });
+  }
+}

@@ -1,0 +1,21 @@
+package io.tether.cluster;
+
+import io.tether.wire.WireInput;
+import io.tether.wire.WireOutput;
+
+/**
+ * Who a node is, as reported by the admin API: the Vert.x node id (also its Hazelcast member
+ * attribute), its HTTP port and its process id.
+ */
+public record NodeIdentity(String nodeId, int httpPort, long pid) {
+
+  void writeTo(WireOutput out) {
+    out.writeString(nodeId);
+    out.writeInt(httpPort);
+    out.writeLong(pid);
+  }
+
+  static NodeIdentity readFrom(WireInput in) {
+    return new NodeIdentity(in.readString(), in.readInt(), in.readLong());
+  }
+}

@@ -1,0 +1,620 @@
+package io.tether.cluster;
+
+import io.tether.stream.AppendSpec;
+import io.tether.stream.CreateSpec;
+import io.tether.stream.ForkSpec;
+import io.tether.stream.Offset;
+import io.tether.stream.Outcome;
+import io.tether.stream.ReadStart;
+import io.tether.stream.StreamProcessors;
+import io.tether.stream.StreamReply;
+import io.tether.stream.StreamSettings;
+import io.tether.wire.WireMessage;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The single writer of one stream: a verticle registered on the clustered event bus at the stream's
+ * own address, normally on the member that holds the stream's primary partition.
+ *
+ * <p>Every request for the stream, from any node and any transport, arrives here. The owner turns it
+ * into an entry processor that runs against the replicated {@link io.tether.stream.StreamLog} and
+ * carries the owner's fencing epoch, so that a second owner (during a partition migration or after a
+ * split) can never append: its processors answer {@link Outcome#STALE_OWNER} and it retires.
+ *
+ * <p>It also fans new events out to the nodes that hold live subscriptions, in offset order, with no
+ * cluster-map look-up per event: the subscriber nodes are addressed directly ({@link Addresses#live}).
+ * An event is pushed only after its entry processor completed, i.e. after the backup acknowledged it,
+ * so no reader ever sees an event a failover could lose.
+ */
+public final class StreamOwner extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(StreamOwner.class);
+
+  /** Events kept after pushing, to serve a subscription that activates just behind the push position. */
+  private static final int RECENT_EVENTS = 64;
+  private static final long RECENT_BYTES = 256 * 1024;
+  /** How long an out-of-order completion may wait for the missing one before the owner re-reads. */
+  private static final long GAP_WAIT_MILLIS = 100;
+
+  private final String stream;
+  private final boolean mayCreate;
+  private final boolean failover;
+  private final StreamServices services;
+
+  private long epoch;
+  private boolean retired;
+  private MessageConsumer<WireMessage> consumer;
+  private long leaseTimer = -1;
+
+  // Live fan-out state, confined to this verticle's context.
+  private final Map<SubKey, Sub> subs = new HashMap<>();
+  private final TreeMap<Long, Pending> reorder = new TreeMap<>();
+  private final ArrayDeque<Pending> recent = new ArrayDeque<>();
+  private long recentBytes;
+  private long nextPush = -1;
+  private boolean gapTimerSet;
+
+  StreamOwner(String stream, boolean mayCreate, boolean failover, StreamServices services) {
+    this.stream = stream;
+    this.mayCreate = mayCreate;
+    this.failover = failover;
+    this.services = services;
+  }
+
+  public String stream() {
+    return stream;
+  }
+
+  /** Claims ownership, then registers the stream's address. Fails with {@link NotFound} for an absent stream. */
+  @Override
+  public Future<?> start() {
+    return services.store().execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
+        .compose(reply -> {
+          if (reply.releaseSource() != null) {
+            releaseForkReference(reply.releaseSource());
+          }
+          if (reply.outcome() == Outcome.ABSENT) {
+            if (!mayCreate) {
+              return Future.failedFuture(new NotFound());
+            }
+            epoch = 0;
+          } else {
+            epoch = reply.ownerEpoch();
+            nextPush = reply.next().index();
+            services.metrics().claimed(failover);
+          }
+          consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
+          return consumer.completion();
+        })
+        .onSuccess(v -> {
+          services.owners().add(this);
+          services.metrics().ownedStreams().incrementAndGet();
+          long interval = services.config().heartbeatSeconds() * 1000L;
+          leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
+          log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
+        });
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (leaseTimer >= 0) {
+      vertx.cancelTimer(leaseTimer);
+    }
+    services.owners().remove(this);
+    services.metrics().ownedStreams().decrementAndGet();
+    return consumer == null ? Future.succeededFuture() : consumer.unregister().recover(e -> Future.succeededFuture());
+  }
+
+  // ------------------------------------------------------------------------------------ dispatch
+
+  private void handle(Message<WireMessage> message) {
+    if (retired) {
+      message.reply(moved());
+      return;
+    }
+    WireMessage body = message.body();
+    if (body instanceof StreamRequest.Append r) {
+      append(message, r.spec());
+    } else if (body instanceof StreamRequest.Read r) {
+      read(message, r);
+    } else if (body instanceof StreamRequest.Subscribe r) {
+      subscribe(message, r);
+    } else if (body instanceof StreamRequest.Ping r) {
+      ping(message, r);
+    } else if (body instanceof StreamRequest.Unsubscribe r) {
+      subs.remove(new SubKey(r.node(), r.subscription()));
+      message.reply(StreamReply.of(Outcome.OK).build());
+    } else if (body instanceof StreamRequest.Create r) {
+      create(message, r.spec());
+    } else if (body instanceof StreamRequest.Delete) {
+      delete(message);
+    } else if (body instanceof StreamRequest.TakeForkData r) {
+      execute(new StreamProcessors.ForkData(r.fork(), r.contentType(), epoch, now())).onComplete(ar -> reply(message, ar));
+    } else if (body instanceof StreamRequest.ReleaseFork) {
+      execute(new StreamProcessors.ReleaseRef(epoch)).onComplete(ar -> {
+        if (ar.succeeded() && ar.result().outcome() == Outcome.DELETED) {
+          gone();
+          if (ar.result().releaseSource() != null) {
+            releaseForkReference(ar.result().releaseSource());
+          }
+        }
+        reply(message, ar);
+      });
+    } else if (body instanceof StreamRequest.Expired) {
+      gone();
+      message.reply(StreamReply.of(Outcome.OK).build());
+    } else if (body instanceof StreamRequest.Describe) {
+      describe(message);
+    } else {
+      message.fail(400, "unknown request " + body.getClass().getSimpleName());
+    }
+  }
+
+  /** Runs a processor; a stale-owner answer retires this owner and becomes {@link Outcome#MOVED}. */
+  private Future<StreamReply> execute(StreamProcessors.Primary processor) {
+    return services.store().execute(stream, processor, context).map(reply -> {
+      if (reply.outcome() == Outcome.STALE_OWNER) {
+        retire("fenced by epoch " + reply.ownerEpoch() + " on " + reply.ownerNode());
+        return moved();
+      }
+      if (reply.outcome() == Outcome.NOT_FOUND && reply.releaseSource() != null) {
+        // The stream expired while we looked at it.
+        gone();
+        releaseForkReference(reply.releaseSource());
+      }
+      return reply;
+    });
+  }
+
+  private static void reply(Message<WireMessage> message, io.vertx.core.AsyncResult<StreamReply> ar) {
+    if (ar.succeeded()) {
+      message.reply(ar.result());
+    } else {
+      message.fail(500, String.valueOf(ar.cause().getMessage()));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ writes
+
+  private void append(Message<WireMessage> message, AppendSpec spec) {
+    long started = System.nanoTime();
+    execute(new StreamProcessors.Append(spec, epoch, now())).onComplete(ar -> {
+      if (ar.failed()) {
+        // The processor may or may not have run; re-read so live readers cannot miss an applied event.
+        scheduleResync();
+        message.fail(500, String.valueOf(ar.cause().getMessage()));
+        return;
+      }
+      StreamReply reply = ar.result();
+      if (reply.outcome() == Outcome.APPENDED) {
+        services.metrics().appended(System.nanoTime() - started);
+        onAppended(reply.start(), spec.payload(), spec.close());
+      } else {
+        services.metrics().appendRefused();
+      }
+      message.reply(reply);
+    });
+  }
+
+  private void create(Message<WireMessage> message, CreateSpec spec) {
+    if (spec.fork() == null) {
+      execute(createProcessor(spec, List.of(), null, -1, false)).onComplete(ar -> {
+        if (ar.succeeded()) {
+          afterCreate(ar.result());
+        }
+        reply(message, ar);
+      });
+      return;
+    }
+    // Fork: probe first so that an idempotent re-PUT takes no new reference on the source.
+    execute(createProcessor(spec, List.of(), null, -1, true)).compose(probe -> {
+      if (probe.outcome() != Outcome.ABSENT) {
+        return Future.succeededFuture(probe);
+      }
+      ForkSpec fork = spec.fork();
+      return services.router().request(fork.source(), new StreamRequest.TakeForkData(fork, spec.settings().contentType()))
+          .compose(data -> {
+            if (data.outcome() != Outcome.OK) {
+              return Future.succeededFuture(data);
+            }
+            StreamSettings source = data.settings();
+            StreamSettings own = spec.settings().contentType() == null
+                ? spec.settings().withContentType(source.contentType()) : spec.settings();
+            CreateSpec resolved = new CreateSpec(own.inheritExpiryFrom(source), spec.initialEvents(), spec.closed(), fork);
+            return execute(createProcessor(resolved, data.events(), data.start(), data.next().index(), false))
+                .map(created -> {
+                  if (created.outcome() != Outcome.CREATED) {
+                    releaseForkReference(fork.source());
+                  }
+                  return created;
+                });
+          });
+    }).onComplete(ar -> {
+      if (ar.succeeded()) {
+        afterCreate(ar.result());
+      }
+      reply(message, ar);
+    });
+  }
+
+  private StreamProcessors.Create createProcessor(CreateSpec spec, List<byte[]> inherited, Offset inheritedStart,
+                                                  long forkIndex, boolean probe) {
+    return new StreamProcessors.Create(spec, inherited, inheritedStart, forkIndex, services.config().ringLimits(),
+        ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE), epoch, services.nodeId(), now(), probe);
+  }
+
+  private void afterCreate(StreamReply reply) {
+    if (reply.outcome() == Outcome.CREATED) {
+      epoch = reply.ownerEpoch();
+      nextPush = reply.next().index();
+      reorder.clear();
+      clearRecent();
+    }
+    if (reply.releaseSource() != null) {
+      releaseForkReference(reply.releaseSource());
+    }
+  }
+
+  private void delete(Message<WireMessage> message) {
+    execute(new StreamProcessors.Delete(epoch, now())).onComplete(ar -> {
+      if (ar.succeeded() && ar.result().outcome() == Outcome.DELETED) {
+        gone();
+        if (ar.result().releaseSource() != null) {
+          releaseForkReference(ar.result().releaseSource());
+        }
+      }
+      reply(message, ar);
+    });
+  }
+
+  private void releaseForkReference(String source) {
+    services.router().request(source, new StreamRequest.ReleaseFork()).onFailure(e ->
+        log.warn("could not release the fork reference of {} on {}: {}", stream, source, e.getMessage()));
+  }
+
+  // ------------------------------------------------------------------------------------ reads
+
+  private void read(Message<WireMessage> message, StreamRequest.Read r) {
+    execute(new StreamProcessors.Read(r.start(), r.maxBytes(), epoch, now(), r.touch())).onComplete(ar -> {
+      if (ar.succeeded() && r.maxBytes() > 0 && ar.result().outcome() == Outcome.OK) {
+        services.metrics().replayed(ar.result().events().size(), ar.result().eventBytes());
+      }
+      reply(message, ar);
+    });
+  }
+
+  private void describe(Message<WireMessage> message) {
+    execute(new StreamProcessors.Read(ReadStart.NOW, 0, epoch, now(), false)).onComplete(ar -> {
+      if (ar.failed()) {
+        message.fail(500, String.valueOf(ar.cause().getMessage()));
+      } else if (ar.result().outcome() != Outcome.OK) {
+        message.reply(ar.result());
+      } else {
+        StreamReply meta = ar.result();
+        message.reply(new OwnerInfo(services.identity(), epoch, meta.earliest(), meta.next(), subs.size()));
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------------------------ live fan-out
+
+  private void subscribe(Message<WireMessage> message, StreamRequest.Subscribe r) {
+    SubKey key = new SubKey(r.node(), r.subscription());
+    Sub sub = new Sub(key, now());
+    subs.put(key, sub);
+    execute(new StreamProcessors.Read(r.start(), r.maxBytes(), epoch, now(), true)).onComplete(ar -> {
+      if (ar.failed()) {
+        subs.remove(key, sub);
+        message.fail(500, String.valueOf(ar.cause().getMessage()));
+        return;
+      }
+      StreamReply reply = ar.result();
+      services.metrics().replayed(reply.events().size(), reply.eventBytes());
+      if (reply.outcome() != Outcome.OK || !reply.upToDate() || reply.closed() || subs.get(key) != sub) {
+        // Not at the tail yet (the subscriber reads on), closed, or refused: nothing to push.
+        subs.remove(key, sub);
+        message.reply(reply);
+        return;
+      }
+      sub.next = reply.next().index();
+      sub.active = true;
+      message.reply(reply);
+      catchUpFromRecent(sub);
+    });
+  }
+
+  private void ping(Message<WireMessage> message, StreamRequest.Ping r) {
+    Sub sub = subs.get(new SubKey(r.node(), r.subscription()));
+    if (sub == null || !sub.active) {
+      message.reply(StreamReply.of(Outcome.ABSENT).owner(epoch, services.nodeId()).build());
+      return;
+    }
+    sub.lastSeen = now();
+    // The push position (index only): a subscriber behind it for two pings in a row missed a push.
+    message.reply(StreamReply.of(Outcome.OK).owner(epoch, services.nodeId())
+        .next(nextPush >= 0 ? new Offset(nextPush, 0) : null).build());
+  }
+
+  /** An accepted append (or close): queue it for fan-out in offset order. */
+  private void onAppended(Offset at, byte[] payload, boolean closes) {
+    if (payload.length > 0) {
+      reorder.put(at.index(), new Pending(at, payload, false));
+    }
+    if (closes) {
+      long index = payload.length > 0 ? at.index() + 1 : at.index();
+      Offset end = payload.length > 0 ? at.plus(payload.length) : at;
+      reorder.put(index, new Pending(end, null, true));
+    }
+    drain();
+  }
+
+  private void drain() {
+    if (nextPush < 0) {
+      return;
+    }
+    List<Pending> batch = new ArrayList<>();
+    boolean closes = false;
+    while (!reorder.isEmpty() && reorder.firstKey() <= nextPush) {
+      Pending p = reorder.pollFirstEntry().getValue();
+      if (p.at.index() < nextPush) {
+        continue;
+      }
+      if (p.close) {
+        closes = true;
+        continue;
+      }
+      batch.add(p);
+      nextPush++;
+    }
+    if (!batch.isEmpty() || closes) {
+      fanOut(batch, closes);
+    }
+    if (!reorder.isEmpty()) {
+      scheduleResync();
+    }
+  }
+
+  private void scheduleResync() {
+    if (gapTimerSet || retired) {
+      return;
+    }
+    gapTimerSet = true;
+    vertx.setTimer(GAP_WAIT_MILLIS, t -> {
+      gapTimerSet = false;
+      resync();
+    });
+  }
+
+  /** Re-reads from the push position when a completion is missing (out-of-order or failed processor). */
+  private void resync() {
+    if (retired || nextPush < 0 || (reorder.isEmpty() && subs.isEmpty())) {
+      return;
+    }
+    Offset from = new Offset(nextPush, 0);
+    execute(new StreamProcessors.Read(new ReadStart.At(from), Long.MAX_VALUE, epoch, now(), false)).onSuccess(reply -> {
+      if (reply.outcome() != Outcome.OK || reply.start() == null || reply.start().index() != nextPush) {
+        return;
+      }
+      List<Pending> batch = new ArrayList<>();
+      Offset at = reply.start();
+      for (byte[] event : reply.events()) {
+        batch.add(new Pending(at, event, false));
+        at = at.plus(event.length);
+      }
+      nextPush = reply.next().index();
+      reorder.headMap(nextPush).clear();
+      boolean closes = reply.closed();
+      if (closes) {
+        reorder.clear();
+      }
+      if (!batch.isEmpty() || closes) {
+        fanOut(batch, closes);
+      }
+      if (!reorder.isEmpty()) {
+        drain();
+      }
+    });
+  }
+
+  /**
+   * Sends consecutive events to every active subscription, each from its own position (a subscription
+   * that activated inside the batch gets the part it lacks). One message per node and position.
+   */
+  private void fanOut(List<Pending> batch, boolean closes) {
+    if (!subs.isEmpty()) {
+      long first = batch.isEmpty() ? nextPush : batch.get(0).at.index();
+      long end = first + batch.size();
+      Map<Long, Map<String, List<Sub>>> byPosition = new HashMap<>();
+      for (Sub sub : subs.values()) {
+        if (!sub.active) {
+          continue;
+        }
+        if (sub.next < first) {
+          // Behind the push position (cannot happen with ordered completion): make it re-read.
+          sendSignal(sub, LivePush.SIGNAL_MOVED);
+          sub.active = false;
+        } else if (sub.next < end || (closes && sub.next == end)) {
+          byPosition.computeIfAbsent(sub.next, p -> new HashMap<>())
+              .computeIfAbsent(sub.key.node, n -> new ArrayList<>()).add(sub);
+        }
+      }
+      for (Map.Entry<Long, Map<String, List<Sub>>> position : byPosition.entrySet()) {
+        int from = (int) (position.getKey() - first);
+        List<byte[]> events = new ArrayList<>(batch.size() - from);
+        for (int i = from; i < batch.size(); i++) {
+          events.add(batch.get(i).payload);
+        }
+        Offset start = from < batch.size() ? batch.get(from).at : endOffset(batch, first);
+        for (Map.Entry<String, List<Sub>> node : position.getValue().entrySet()) {
+          long[] ids = node.getValue().stream().mapToLong(sub -> sub.key.id).toArray();
+          vertx.eventBus().send(Addresses.live(node.getKey()),
+              new LivePush(stream, ids, epoch, start, events, closes, LivePush.SIGNAL_NONE));
+          for (Sub sub : node.getValue()) {
+            sub.next = end;
+          }
+        }
+      }
+      if (closes) {
+        subs.values().removeIf(sub -> sub.active);
+      }
+    }
+    rememberRecent(batch);
+  }
+
+  private static Offset endOffset(List<Pending> batch, long first) {
+    if (batch.isEmpty()) {
+      return new Offset(first, 0);
+    }
+    Pending last = batch.get(batch.size() - 1);
+    return last.at.plus(last.payload.length);
+  }
+
+  private void rememberRecent(List<Pending> batch) {
+    if (subs.isEmpty()) {
+      clearRecent();
+      return;
+    }
+    for (Pending p : batch) {
+      recent.addLast(p);
+      recentBytes += p.payload.length;
+    }
+    while (!recent.isEmpty() && (recent.size() > RECENT_EVENTS || recentBytes > RECENT_BYTES)) {
+      recentBytes -= recent.removeFirst().payload.length;
+    }
+  }
+
+  private void clearRecent() {
+    recent.clear();
+    recentBytes = 0;
+  }
+
+  /**
+   * A subscription activated at {@code sub.next} while the owner had already pushed past it (its read
+   * and concurrent appends completed out of order): send it the missing events.
+   */
+  private void catchUpFromRecent(Sub sub) {
+    if (nextPush < 0 || sub.next >= nextPush) {
+      return;
+    }
+    List<byte[]> missing = new ArrayList<>();
+    Offset start = null;
+    for (Pending p : recent) {
+      if (p.at.index() >= sub.next && p.at.index() < nextPush) {
+        if (start == null) {
+          start = p.at;
+        }
+        missing.add(p.payload);
+      }
+    }
+    if (start == null || start.index() != sub.next || sub.next + missing.size() != nextPush) {
+      sendSignal(sub, LivePush.SIGNAL_MOVED);
+      sub.active = false;
+      return;
+    }
+    vertx.eventBus().send(Addresses.live(sub.key.node),
+        new LivePush(stream, new long[] {sub.key.id}, epoch, start, missing, false, LivePush.SIGNAL_NONE));
+    sub.next = nextPush;
+  }
+
+  private void sendSignal(Sub sub, int signal) {
+    vertx.eventBus().send(Addresses.live(sub.key.node),
+        new LivePush(stream, new long[] {sub.key.id}, epoch, new Offset(Math.max(0, sub.next), 0), List.of(), false, signal));
+  }
+
+  /** The stream was deleted or expired: end every subscription. */
+  private void gone() {
+    for (Sub sub : subs.values()) {
+      sendSignal(sub, LivePush.SIGNAL_GONE);
+    }
+    subs.clear();
+    reorder.clear();
+    clearRecent();
+    nextPush = -1;
+  }
+
+  /** Drops subscriptions whose node stopped renewing them, or that live on a node that left. */
+  private void expireLeases() {
+    long cutoff = now() - services.config().heartbeatSeconds() * 3000L;
+    subs.values().removeIf(s -> s.active && s.lastSeen < cutoff);
+    if (subs.isEmpty()) {
+      clearRecent();
+    }
+  }
+
+  /** Called (on any thread) when a member leaves: its subscriptions are gone with it. */
+  void nodeLeft(String nodeId) {
+    context.runOnContext(v -> subs.keySet().removeIf(k -> k.node.equals(nodeId)));
+  }
+
+  // ------------------------------------------------------------------------------------ retirement
+
+  /**
+   * Steps down: another owner holds a newer epoch, or this node is handing the stream over. Live
+   * subscribers are told to subscribe again (they will reach the new owner), then the address is
+   * unregistered and the verticle undeployed.
+   */
+  void retire(String why) {
+    if (retired) {
+      return;
+    }
+    retired = true;
+    log.info("owner of {} on {} steps down: {}", stream, services.nodeId(), why);
+    for (Sub sub : subs.values()) {
+      sendSignal(sub, LivePush.SIGNAL_MOVED);
+    }
+    subs.clear();
+    services.owners().remove(this);
+    vertx.undeploy(deploymentID()).onFailure(e -> log.debug("undeploy of {} failed: {}", stream, e.getMessage()));
+  }
+
+  /** Runs {@link #retire} on this owner's context. */
+  void retireAsync(String why) {
+    context.runOnContext(v -> retire(why));
+  }
+
+  private StreamReply moved() {
+    return StreamReply.of(Outcome.MOVED).detail("stream owner moved").build();
+  }
+
+  private static long now() {
+    return System.currentTimeMillis();
+  }
+
+  /** Thrown from {@link #start()} when the stream does not exist and the request may not create it. */
+  static final class NotFound extends RuntimeException {
+    NotFound() {
+      super("stream not found", null, false, false);
+    }
+  }
+
+  private record SubKey(String node, long id) {
+  }
+
+  private static final class Sub {
+    final SubKey key;
+    long next = -1;
+    boolean active;
+    long lastSeen;
+
+    Sub(SubKey key, long now) {
+      this.key = key;
+      this.lastSeen = now;
+    }
+  }
+
+  private record Pending(Offset at, byte[] payload, boolean close) {
+  }
+}

@@ -1,0 +1,181 @@
+package io.tether.cluster;
+
+import io.tether.stream.Outcome;
+import io.tether.stream.StreamReply;
+import io.tether.wire.WireMessage;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBus;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sends a request to the owner of a stream, wherever it runs, and relays the answer. This is how every
+ * transport on every node reaches stream state: handlers never touch the map themselves.
+ *
+ * <ol>
+ *   <li>Send to the stream's own clustered address ({@link Addresses#stream}).</li>
+ *   <li>No handler anywhere: ask the node holding the stream's primary partition to activate an owner
+ *       ({@link Activate}), then send again.</li>
+ *   <li>The owner answers {@link Outcome#MOVED} (it was fenced or is handing over): send again after a
+ *       short pause, which picks up the new registration.</li>
+ *   <li>No answer in time (the owner's node died): send again if the request is
+ *       {@link StreamRequest#retriable() retriable}, else fail with {@link RouteException.Kind#OUTCOME_UNKNOWN}.</li>
+ * </ol>
+ * Retries stop at the route deadline with {@link RouteException.Kind#UNAVAILABLE}.
+ */
+public final class StreamRouter {
+
+  private static final Logger log = LoggerFactory.getLogger(StreamRouter.class);
+  private static final long MAX_BACKOFF_MILLIS = 200;
+
+  private final Vertx vertx;
+  private final EventBus eventBus;
+  private final ClusterView cluster;
+  private final long requestTimeoutMillis;
+  private final long deadlineMillis;
+
+  public StreamRouter(Vertx vertx, ClusterView cluster, long requestTimeoutMillis, long deadlineMillis) {
+    this.vertx = vertx;
+    this.eventBus = vertx.eventBus();
+    this.cluster = cluster;
+    this.requestTimeoutMillis = requestTimeoutMillis;
+    this.deadlineMillis = deadlineMillis;
+  }
+
+  /** Sends {@code request} to the stream's owner; completes with its {@link StreamReply}. */
+  public Future<StreamReply> request(String stream, StreamRequest request) {
+    return this.<StreamReply>call(stream, request);
+  }
+
+  /** Admin: the owner's identity and epoch. */
+  public Future<OwnerInfo> describe(String stream) {
+    return this.<WireMessage>call(stream, new StreamRequest.Describe()).compose(body -> {
+      if (body instanceof OwnerInfo info) {
+        return Future.succeededFuture(info);
+      }
+      StreamReply reply = (StreamReply) body;
+      return Future.failedFuture(new RouteException(RouteException.Kind.NOT_FOUND, reply.detail()));
+    });
+  }
+
+  /** Fire-and-forget (unsubscribe): delivered if an owner is registered, dropped otherwise. */
+  public void notify(String stream, StreamRequest request) {
+    eventBus.send(Addresses.stream(stream), request);
+  }
+
+  private <T extends WireMessage> Future<T> call(String stream, StreamRequest request) {
+    Promise<T> promise = Promise.promise();
+    attempt(stream, request, System.currentTimeMillis() + deadlineMillis, 0, promise);
+    return promise.future();
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T extends WireMessage> void attempt(String stream, StreamRequest request, long deadline, int tries,
+                                               Promise<T> promise) {
+    long timeout = Math.max(1, Math.min(requestTimeoutMillis, deadline - System.currentTimeMillis()));
+    DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeout);
+    eventBus.<WireMessage>request(Addresses.stream(stream), request, options).onComplete(ar -> {
+      if (ar.succeeded()) {
+        Message<WireMessage> message = ar.result();
+        WireMessage body = message.body();
+        if (body instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
+          retry(stream, request, deadline, tries, promise, backoff(tries), "owner moved");
+        } else {
+          promise.complete((T) body);
+        }
+        return;
+      }
+      Throwable cause = ar.cause();
+      if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
+        activate(stream, request instanceof StreamRequest.Create).onComplete(act -> {
+          if (act.failed()) {
+            retry(stream, request, deadline, tries, promise, backoff(tries), act.cause().getMessage());
+          } else if (act.result().outcome() == Outcome.NOT_FOUND) {
+            promise.complete((T) act.result());
+          } else {
+            // Activated: the new registration is visible to a fresh look-up, so send again at once.
+            boolean activated = act.result().outcome() == Outcome.OK;
+            retry(stream, request, deadline, tries, promise, activated ? 0 : backoff(tries), "activation");
+          }
+        });
+      } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
+        if (request.retriable()) {
+          retry(stream, request, deadline, tries, promise, 0, "timeout");
+        } else {
+          promise.fail(new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
+              "the stream owner did not answer in time; the request may or may not have been applied"));
+        }
+      } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+        promise.fail(new RouteException(RouteException.Kind.INTERNAL, re.getMessage()));
+      } else {
+        retry(stream, request, deadline, tries, promise, backoff(tries), String.valueOf(cause));
+      }
+    });
+  }
+
+  private <T extends WireMessage> void retry(String stream, StreamRequest request, long deadline, int tries,
+                                             Promise<T> promise, long delayMillis, String why) {
+    long now = System.currentTimeMillis();
+    if (now >= deadline) {
+      promise.fail(new RouteException(RouteException.Kind.UNAVAILABLE,
+          "no owner for the stream answered within the route deadline (" + why + ")"));
+      return;
+    }
+    if (tries >= 3) {
+      log.debug("retrying {} on {} after {} ms: {}", request.getClass().getSimpleName(), stream, delayMillis, why);
+    }
+    if (delayMillis <= 0) {
+      attempt(stream, request, deadline, tries + 1, promise);
+    } else {
+      vertx.setTimer(Math.min(delayMillis, Math.max(1, deadline - now)),
+          t -> attempt(stream, request, deadline, tries + 1, promise));
+    }
+  }
+
+  private static long backoff(int tries) {
+    return Math.min(MAX_BACKOFF_MILLIS, 5L << Math.min(tries, 6));
+  }
+
+  /** Asks the node holding the stream's primary partition to start its owner. */
+  private Future<StreamReply> activate(String stream, boolean create) {
+    String node = cluster.ownerNodeOf(stream);
+    if (node == null) {
+      return Future.failedFuture("partition of " + stream + " has no owner yet");
+    }
+    DeliveryOptions options = new DeliveryOptions().setSendTimeout(requestTimeoutMillis);
+    return eventBus.<StreamReply>request(Addresses.control(node), new Activate(stream, create), options)
+        .map(Message::body);
+  }
+
+  /** A request that could not be completed; the transport maps {@link Kind} to a status. */
+  public static final class RouteException extends RuntimeException {
+    /** Why routing failed. */
+    public enum Kind {
+      /** No owner answered before the deadline (503, retry). */
+      UNAVAILABLE,
+      /** A non-idempotent request timed out: it may have been applied (503; use idempotent producers). */
+      OUTCOME_UNKNOWN,
+      /** The stream does not exist. */
+      NOT_FOUND,
+      /** The owner failed while handling the request (500). */
+      INTERNAL
+    }
+
+    private final Kind kind;
+
+    public RouteException(Kind kind, String message) {
+      super(message, null, false, false);
+      this.kind = kind;
+    }
+
+    public Kind kind() {
+      return kind;
+    }
+  }
+}

@@ -1,0 +1,26 @@
+package io.tether.cluster;
+
+import io.tether.config.TetherConfig;
+import io.tether.ops.TetherMetrics;
+import io.tether.stream.StreamStore;
+import io.vertx.core.Vertx;
+
+/**
+ * What the cluster layer of one node shares: built once by {@link io.tether.TetherNode} and handed to
+ * owners, subscriptions and transports (no static state anywhere).
+ */
+public record StreamServices(
+    Vertx vertx,
+    TetherConfig config,
+    NodeIdentity identity,
+    StreamStore store,
+    ClusterView cluster,
+    StreamRouter router,
+    OwnerRegistry owners,
+    LiveRegistry live,
+    TetherMetrics metrics) {
+
+  public String nodeId() {
+    return identity.nodeId();
+  }
+}

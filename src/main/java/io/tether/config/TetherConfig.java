@@ -1,0 +1,213 @@
+package io.tether.config;
+
+import io.tether.stream.RingLimits;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+
+/**
+ * Every setting of a Tether node, in one immutable record. Values come from environment variables
+ * ({@code TETHER_*}), optionally from a properties file named by {@code TETHER_CONFIG} (same keys;
+ * environment wins), else the defaults below. The README's configuration table lists the same keys.
+ *
+ * @param nodeId               this node's id on the event bus and in the cluster ({@code TETHER_NODE_ID})
+ * @param httpHost             HTTP listen address ({@code TETHER_HTTP_HOST})
+ * @param httpPort             HTTP port ({@code TETHER_HTTP_PORT})
+ * @param clusterName          members join only a cluster of the same name ({@code TETHER_CLUSTER_NAME})
+ * @param clusterHost          address Hazelcast and the event bus bind to; empty binds all ({@code TETHER_CLUSTER_HOST})
+ * @param clusterPort          Hazelcast member port ({@code TETHER_CLUSTER_PORT})
+ * @param clusterMembers       comma-separated TCP-IP join list ({@code TETHER_CLUSTER_MEMBERS})
+ * @param discovery            {@code tcp} or {@code kubernetes} ({@code TETHER_DISCOVERY})
+ * @param kubernetesService    headless service for Kubernetes DNS discovery ({@code TETHER_K8S_SERVICE_DNS})
+ * @param clusterConfig        path of the Hazelcast config; empty means {@code ./cluster.xml} or the bundled copy
+ * @param ringMaxEvents        events retained per stream ({@code TETHER_RING_MAX_EVENTS})
+ * @param ringMaxBytes         payload bytes retained per stream ({@code TETHER_RING_MAX_BYTES})
+ * @param maxAppendBytes       largest request body ({@code TETHER_MAX_APPEND_BYTES})
+ * @param maxReadBytes         payload bytes per catch-up response ({@code TETHER_MAX_READ_BYTES})
+ * @param heartbeatSeconds     SSE comment / WebSocket ping and application heartbeat interval
+ * @param longPollSeconds      how long a long-poll waits before answering 204 ({@code TETHER_LONG_POLL_SECONDS})
+ * @param maxConnections       concurrent live connections (SSE, long-poll, WebSocket) per node
+ * @param adminToken           bearer token for {@code /v1/admin}; empty leaves it open
+ * @param corsOrigins          allowed CORS origins, {@code *} for any
+ * @param requestTimeoutMillis one hop to a stream owner before it is retried or reported
+ * @param routeDeadlineMillis  total time a request may spend finding its owner (failover included)
+ */
+public record TetherConfig(
+    String nodeId,
+    String httpHost,
+    int httpPort,
+    String clusterName,
+    String clusterHost,
+    int clusterPort,
+    String clusterMembers,
+    String discovery,
+    String kubernetesService,
+    String clusterConfig,
+    int ringMaxEvents,
+    long ringMaxBytes,
+    int maxAppendBytes,
+    int maxReadBytes,
+    int heartbeatSeconds,
+    int longPollSeconds,
+    int maxConnections,
+    String adminToken,
+    String corsOrigins,
+    long requestTimeoutMillis,
+    long routeDeadlineMillis) {
+
+  public TetherConfig {
+    require(httpPort >= 0 && httpPort <= 65535, "TETHER_HTTP_PORT must be a port number");
+    require(!clusterName.isBlank(), "TETHER_CLUSTER_NAME must not be empty");
+    require(clusterPort > 0 && clusterPort <= 65535, "TETHER_CLUSTER_PORT must be a port number");
+    require(ringMaxEvents >= 1, "TETHER_RING_MAX_EVENTS must be at least 1");
+    require(maxAppendBytes >= 1, "TETHER_MAX_APPEND_BYTES must be at least 1");
+    require(ringMaxBytes >= maxAppendBytes, "TETHER_RING_MAX_BYTES must be at least TETHER_MAX_APPEND_BYTES");
+    require(maxReadBytes >= 1, "TETHER_MAX_READ_BYTES must be at least 1");
+    require(heartbeatSeconds >= 1, "TETHER_HEARTBEAT_SECONDS must be at least 1");
+    require(longPollSeconds >= 1, "TETHER_LONG_POLL_SECONDS must be at least 1");
+    require(maxConnections >= 1, "TETHER_MAX_CONNECTIONS must be at least 1");
+    require(requestTimeoutMillis >= 100, "TETHER_REQUEST_TIMEOUT_MS must be at least 100");
+    require(routeDeadlineMillis >= requestTimeoutMillis, "TETHER_ROUTE_DEADLINE_MS must be at least TETHER_REQUEST_TIMEOUT_MS");
+    require(discovery.equals("tcp") || discovery.equals("kubernetes"), "TETHER_DISCOVERY must be tcp or kubernetes");
+  }
+
+  /** Defaults for a local run. */
+  public static TetherConfig defaults() {
+    return fromMap(Map.of());
+  }
+
+  /** Reads the process environment (and the optional file it names). */
+  public static TetherConfig fromEnvironment() {
+    Map<String, String> values = new HashMap<>();
+    String file = System.getenv("TETHER_CONFIG");
+    if (file != null && !file.isBlank()) {
+      values.putAll(readProperties(Path.of(file)));
+    }
+    System.getenv().forEach((k, v) -> {
+      if (k.startsWith("TETHER_")) {
+        values.put(k, v);
+      }
+    });
+    return fromMap(values);
+  }
+
+  /** Builds a config from {@code TETHER_*} keys; missing keys take their defaults. */
+  public static TetherConfig fromMap(Map<String, String> values) {
+    Reader reader = new Reader(values);
+    return new TetherConfig(
+        reader.string("TETHER_NODE_ID", "node-" + UUID.randomUUID().toString().substring(0, 8)),
+        reader.string("TETHER_HTTP_HOST", "0.0.0.0"),
+        reader.integer("TETHER_HTTP_PORT", 8080),
+        reader.string("TETHER_CLUSTER_NAME", "tether"),
+        reader.string("TETHER_CLUSTER_HOST", "127.0.0.1"),
+        reader.integer("TETHER_CLUSTER_PORT", 5701),
+        reader.string("TETHER_CLUSTER_MEMBERS", "127.0.0.1"),
+        reader.string("TETHER_DISCOVERY", "tcp").toLowerCase(Locale.ROOT),
+        reader.string("TETHER_K8S_SERVICE_DNS", "tether-hazelcast"),
+        reader.string("TETHER_CLUSTER_CONFIG", ""),
+        reader.integer("TETHER_RING_MAX_EVENTS", 10_000),
+        reader.longValue("TETHER_RING_MAX_BYTES", 64L << 20),
+        reader.integer("TETHER_MAX_APPEND_BYTES", 4 << 20),
+        reader.integer("TETHER_MAX_READ_BYTES", 1 << 20),
+        reader.integer("TETHER_HEARTBEAT_SECONDS", 20),
+        reader.integer("TETHER_LONG_POLL_SECONDS", 15),
+        reader.integer("TETHER_MAX_CONNECTIONS", 10_000),
+        reader.string("TETHER_ADMIN_TOKEN", ""),
+        reader.string("TETHER_CORS_ORIGINS", "*"),
+        reader.longValue("TETHER_REQUEST_TIMEOUT_MS", 3_000),
+        reader.longValue("TETHER_ROUTE_DEADLINE_MS", 10_000));
+  }
+
+  public RingLimits ringLimits() {
+    return new RingLimits(ringMaxEvents, ringMaxBytes);
+  }
+
+  public boolean adminProtected() {
+    return !adminToken.isEmpty();
+  }
+
+  /** The same config with other values; used by tests and the local cluster script. */
+  public TetherConfig with(Map<String, String> overrides) {
+    Map<String, String> values = new HashMap<>(asMap());
+    values.putAll(overrides);
+    return fromMap(values);
+  }
+
+  /** The config as {@code TETHER_*} keys. */
+  public Map<String, String> asMap() {
+    Map<String, String> m = new HashMap<>();
+    m.put("TETHER_NODE_ID", nodeId);
+    m.put("TETHER_HTTP_HOST", httpHost);
+    m.put("TETHER_HTTP_PORT", Integer.toString(httpPort));
+    m.put("TETHER_CLUSTER_NAME", clusterName);
+    m.put("TETHER_CLUSTER_HOST", clusterHost);
+    m.put("TETHER_CLUSTER_PORT", Integer.toString(clusterPort));
+    m.put("TETHER_CLUSTER_MEMBERS", clusterMembers);
+    m.put("TETHER_DISCOVERY", discovery);
+    m.put("TETHER_K8S_SERVICE_DNS", kubernetesService);
+    m.put("TETHER_CLUSTER_CONFIG", clusterConfig);
+    m.put("TETHER_RING_MAX_EVENTS", Integer.toString(ringMaxEvents));
+    m.put("TETHER_RING_MAX_BYTES", Long.toString(ringMaxBytes));
+    m.put("TETHER_MAX_APPEND_BYTES", Integer.toString(maxAppendBytes));
+    m.put("TETHER_MAX_READ_BYTES", Integer.toString(maxReadBytes));
+    m.put("TETHER_HEARTBEAT_SECONDS", Integer.toString(heartbeatSeconds));
+    m.put("TETHER_LONG_POLL_SECONDS", Integer.toString(longPollSeconds));
+    m.put("TETHER_MAX_CONNECTIONS", Integer.toString(maxConnections));
+    m.put("TETHER_ADMIN_TOKEN", adminToken);
+    m.put("TETHER_CORS_ORIGINS", corsOrigins);
+    m.put("TETHER_REQUEST_TIMEOUT_MS", Long.toString(requestTimeoutMillis));
+    m.put("TETHER_ROUTE_DEADLINE_MS", Long.toString(routeDeadlineMillis));
+    return m;
+  }
+
+  private static Map<String, String> readProperties(Path path) {
+    Properties properties = new Properties();
+    try (java.io.Reader in = Files.newBufferedReader(path)) {
+      properties.load(in);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read TETHER_CONFIG file " + path + ": " + e.getMessage(), e);
+    }
+    Map<String, String> values = new HashMap<>();
+    properties.forEach((k, v) -> values.put(k.toString().trim(), v.toString().trim()));
+    return values;
+  }
+
+  private static void require(boolean condition, String message) {
+    if (!condition) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+
+  private record Reader(Map<String, String> values) {
+    String string(String key, String fallback) {
+      String value = values.get(key);
+      return value == null ? fallback : value.trim();
+    }
+
+    int integer(String key, int fallback) {
+      long value = longValue(key, fallback);
+      if (value > Integer.MAX_VALUE || value < Integer.MIN_VALUE) {
+        throw new IllegalArgumentException(key + " is out of range: " + value);
+      }
+      return (int) value;
+    }
+
+    long longValue(String key, long fallback) {
+      String value = values.get(key);
+      if (value == null || value.isBlank()) {
+        return fallback;
+      }
+      try {
+        return Long.parseLong(value.trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(key + " must be an integer, got '" + value + "'");
+      }
+    }
+  }
+}

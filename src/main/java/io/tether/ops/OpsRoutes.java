@@ -1,0 +1,106 @@
+package io.tether.ops;
+
+import io.tether.cluster.OwnerInfo;
+import io.tether.cluster.StreamServices;
+import io.tether.transport.ApiError;
+import io.tether.transport.ProtocolHeaders;
+import io.tether.transport.Replies;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Operations endpoints: {@code /health/live}, {@code /health/ready}, {@code /metrics} (Prometheus) and
+ * {@code /v1/admin/streams/{name}} (owner look-up, bearer-token protected when
+ * {@code TETHER_ADMIN_TOKEN} is set).
+ */
+public final class OpsRoutes {
+
+  private static final String ADMIN_PREFIX = "/v1/admin/streams/";
+
+  private final StreamServices services;
+  private final BooleanSupplier serving;
+
+  public OpsRoutes(StreamServices services, BooleanSupplier serving) {
+    this.services = services;
+    this.serving = serving;
+  }
+
+  public void mount(Router router) {
+    router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
+    router.get("/health/ready").handler(this::ready);
+    router.get("/metrics").handler(PrometheusScrapingHandler.create(services.metrics().registry()));
+    router.get(ADMIN_PREFIX + "*").handler(this::describeStream);
+  }
+
+  /** 200 once the node serves HTTP and the cluster's partitions are safely replicated, else 503. */
+  private void ready(RoutingContext ctx) {
+    boolean http = serving.getAsBoolean();
+    boolean safe = services.cluster().isSafe();
+    JsonObject body = new JsonObject()
+        .put("status", http && safe ? "UP" : "DOWN")
+        .put("nodeId", services.nodeId())
+        .put("pid", ProcessHandle.current().pid())
+        .put("httpPort", services.identity().httpPort())
+        .put("members", services.cluster().memberCount())
+        .put("partitionsSafe", safe)
+        .put("streamsOwned", services.owners().size());
+    json(ctx, http && safe ? 200 : 503, body);
+  }
+
+  private static void json(RoutingContext ctx, int status, JsonObject body) {
+    ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("Cache-Control", "no-store").end(body.encode());
+  }
+
+  private void describeStream(RoutingContext ctx) {
+    if (services.config().adminProtected()) {
+      String auth = ctx.request().getHeader("Authorization");
+      if (auth == null || !auth.startsWith("Bearer ")) {
+        ApiError.of(401, "unauthorized", "admin endpoints need Authorization: Bearer <TETHER_ADMIN_TOKEN>")
+            .withHeader("WWW-Authenticate", "Bearer").send(ctx.response());
+        return;
+      }
+      if (!constantTimeEquals(auth.substring(7).trim(), services.config().adminToken())) {
+        ApiError.of(403, "forbidden", "admin token is not valid").send(ctx.response());
+        return;
+      }
+    }
+    String name = ctx.request().path().substring(ADMIN_PREFIX.length());
+    try {
+      ProtocolHeaders.validateName(name);
+    } catch (ApiError.Refusal refusal) {
+      refusal.error().send(ctx.response());
+      return;
+    }
+    services.router().describe(name).onComplete(ar -> {
+      if (ar.failed()) {
+        Replies.failure(ar.cause()).send(ctx.response());
+        return;
+      }
+      OwnerInfo info = ar.result();
+      JsonObject body = new JsonObject()
+          .put("stream", name)
+          .put("owner", new JsonObject()
+              .put("nodeId", info.owner().nodeId())
+              .put("httpPort", info.owner().httpPort())
+              .put("pid", info.owner().pid()))
+          .put("epoch", info.epoch())
+          .put("firstOffset", info.first() == null ? null : info.first().toString())
+          .put("nextOffset", info.next() == null ? null : info.next().toString())
+          .put("subscriptions", info.subscriptions())
+          .put("partition", services.cluster().partitionOf(name));
+      ctx.response().putHeader("Content-Type", "application/json").putHeader("Cache-Control", "no-store")
+          .end(body.encode());
+    });
+  }
+
+  private static boolean constantTimeEquals(String a, String b) {
+    return MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
+  }
+}

@@ -1,0 +1,109 @@
+package io.tether.ops;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * The node's meters, exported in Prometheus format at {@code /metrics} (alongside Vert.x's own HTTP
+ * and event-bus meters). Names are listed in the README.
+ */
+public final class TetherMetrics {
+
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final Map<String, AtomicInteger> connections = new ConcurrentHashMap<>();
+  private final AtomicInteger ownedStreams = new AtomicInteger();
+  private final Counter appends;
+  private final Counter appendRefusals;
+  private final Timer appendLatency;
+  private final DistributionSummary replayEvents;
+  private final DistributionSummary replayBytes;
+  private final Counter ownershipClaims;
+  private final Counter failovers;
+  private final Counter slowConsumersCut;
+
+  public TetherMetrics() {
+    appends = Counter.builder("tether.appends").description("Appends accepted by stream owners on this node")
+        .register(registry);
+    appendRefusals = Counter.builder("tether.append.refusals").description("Appends refused (conflicts, fencing)")
+        .register(registry);
+    appendLatency = Timer.builder("tether.append.latency")
+        .description("Owner-side append time: validation, ring append and synchronous backup")
+        .publishPercentiles(0.5, 0.99).publishPercentileHistogram().register(registry);
+    replayEvents = DistributionSummary.builder("tether.replay.events")
+        .description("Events returned by a catch-up read or subscription replay").register(registry);
+    replayBytes = DistributionSummary.builder("tether.replay.bytes").baseUnit("bytes")
+        .description("Payload bytes returned by a catch-up read or subscription replay").register(registry);
+    ownershipClaims = Counter.builder("tether.ownership.claims")
+        .description("Streams whose ownership this node took (activation, failover, handover)").register(registry);
+    failovers = Counter.builder("tether.failovers")
+        .description("Streams taken over from a member that left the cluster").register(registry);
+    slowConsumersCut = Counter.builder("tether.slow.consumers.cut")
+        .description("Live connections closed because they could not keep up").register(registry);
+    Gauge.builder("tether.streams.owned", ownedStreams, AtomicInteger::get)
+        .description("Streams whose owner verticle runs on this node").register(registry);
+    for (String transport : new String[] {"sse", "long-poll", "websocket"}) {
+      connections(transport);
+    }
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  public AtomicInteger connections(String transport) {
+    return connections.computeIfAbsent(transport, t -> {
+      AtomicInteger gauge = new AtomicInteger();
+      Gauge.builder("tether.connections", gauge, AtomicInteger::get).tag("transport", t)
+          .description("Open live connections by transport").register(registry);
+      return gauge;
+    });
+  }
+
+  public int totalConnections() {
+    return connections.values().stream().mapToInt(AtomicInteger::get).sum();
+  }
+
+  public AtomicInteger ownedStreams() {
+    return ownedStreams;
+  }
+
+  public void appended(long nanos) {
+    appends.increment();
+    appendLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  public void appendRefused() {
+    appendRefusals.increment();
+  }
+
+  public void replayed(int events, long bytes) {
+    replayEvents.record(events);
+    replayBytes.record(bytes);
+  }
+
+  public void claimed(boolean failover) {
+    ownershipClaims.increment();
+    if (failover) {
+      failovers.increment();
+    }
+  }
+
+  public void slowConsumerCut() {
+    slowConsumersCut.increment();
+  }
+
+  /** Registers a gauge computed on scrape. */
+  public void gauge(String name, String description, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).register(registry);
+  }
+}

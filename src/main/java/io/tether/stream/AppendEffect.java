@@ -1,0 +1,44 @@
+package io.tether.stream;
+
+import io.tether.wire.WireInput;
+import io.tether.wire.WireMessage;
+import io.tether.wire.WireOutput;
+
+/**
+ * The state change of an accepted append, decided on the primary and applied unchanged to the backup
+ * replica: the backup never re-validates, so it cannot disagree with what the producer was told.
+ *
+ * @param payload      event payload, empty for close-only
+ * @param producerId   producer whose state advances, or {@code null}
+ * @param producerEpoch its epoch
+ * @param producerSeq  its new last sequence
+ * @param streamSeq    new last {@code Stream-Seq}, or {@code null}
+ * @param close        whether the stream becomes closed
+ * @param nowMillis    access time
+ */
+public record AppendEffect(byte[] payload, String producerId, long producerEpoch, long producerSeq,
+                           String streamSeq, boolean close, long nowMillis) implements WireMessage {
+
+  public static final int WIRE_TYPE = 102;
+
+  @Override
+  public int wireType() {
+    return WIRE_TYPE;
+  }
+
+  @Override
+  public void writeTo(WireOutput out) {
+    out.writeBytes(payload);
+    out.writeString(producerId);
+    out.writeLong(producerEpoch);
+    out.writeLong(producerSeq);
+    out.writeString(streamSeq);
+    out.writeBoolean(close);
+    out.writeLong(nowMillis);
+  }
+
+  public static AppendEffect readFrom(WireInput in) {
+    return new AppendEffect(in.readBytes(), in.readString(), in.readLong(), in.readLong(), in.readString(),
+        in.readBoolean(), in.readLong());
+  }
+}

@@ -1,0 +1,136 @@
+package io.tether.stream;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * JSON mode of the protocol: a body that is an array contributes its elements as messages (one level
+ * of flattening), any other JSON value is one message. An append is stored as one event whose payload
+ * is its messages joined by commas, so a read is {@code "[" + join(events, ",") + "]"} with no
+ * re-encoding. Message text is kept byte for byte as the producer sent it.
+ */
+public final class JsonBatch {
+
+  private static final JsonFactory FACTORY = JsonFactory.builder().build();
+
+  private final byte[] payload;
+  private final int messageCount;
+
+  private JsonBatch(byte[] payload, int messageCount) {
+    this.payload = payload;
+    this.messageCount = messageCount;
+  }
+
+  /** Comma-joined messages, empty when the body was an empty array. */
+  public byte[] payload() {
+    return payload;
+  }
+
+  public int messageCount() {
+    return messageCount;
+  }
+
+  /**
+   * Validates and flattens a request body.
+   *
+   * @throws IllegalArgumentException when the body is not exactly one JSON value
+   */
+  public static JsonBatch parse(byte[] body) {
+    List<byte[]> messages = split(body, 0, body.length, true);
+    return new JsonBatch(join(messages), messages.size());
+  }
+
+  /** The messages of a stored event payload (as produced by {@link #parse}). */
+  public static List<byte[]> messagesOf(byte[] payload) {
+    if (payload.length == 0) {
+      return List.of();
+    }
+    byte[] wrapped = new byte[payload.length + 2];
+    wrapped[0] = '[';
+    System.arraycopy(payload, 0, wrapped, 1, payload.length);
+    wrapped[wrapped.length - 1] = ']';
+    return split(wrapped, 0, wrapped.length, true);
+  }
+
+  public static byte[] join(List<byte[]> messages) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (int i = 0; i < messages.size(); i++) {
+      if (i > 0) {
+        out.write(',');
+      }
+      out.writeBytes(messages.get(i));
+    }
+    return out.toByteArray();
+  }
+
+  private static List<byte[]> split(byte[] body, int from, int to, boolean flattenArray) {
+    try (JsonParser parser = FACTORY.createParser(body, from, to - from)) {
+      JsonToken first = parser.nextToken();
+      if (first == null) {
+        throw new IllegalArgumentException("body is not JSON");
+      }
+      List<byte[]> messages = new ArrayList<>();
+      if (first == JsonToken.START_ARRAY && flattenArray) {
+        List<Integer> starts = new ArrayList<>();
+        JsonToken token;
+        while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+          if (token == null) {
+            throw new IllegalArgumentException("unterminated JSON array");
+          }
+          starts.add((int) parser.currentTokenLocation().getByteOffset() + from);
+          parser.skipChildren();
+        }
+        int endArray = (int) parser.currentTokenLocation().getByteOffset() + from;
+        for (int i = 0; i < starts.size(); i++) {
+          int start = starts.get(i);
+          int boundary = i + 1 < starts.size() ? starts.get(i + 1) : endArray;
+          messages.add(slice(body, start, trimSeparator(body, start, boundary)));
+        }
+      } else {
+        int start = (int) parser.currentTokenLocation().getByteOffset() + from;
+        parser.skipChildren();
+        messages.add(slice(body, start, trimSeparator(body, start, to)));
+      }
+      if (parser.nextToken() != null) {
+        throw new IllegalArgumentException("trailing content after JSON value");
+      }
+      return messages;
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("invalid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw new IllegalArgumentException("invalid JSON", e);
+    }
+  }
+
+  /** End of an element that runs up to {@code boundary}: drops trailing whitespace and one comma. */
+  private static int trimSeparator(byte[] body, int start, int boundary) {
+    int end = boundary;
+    while (end > start && isWhitespace(body[end - 1])) {
+      end--;
+    }
+    if (end > start && body[end - 1] == ',') {
+      end--;
+      while (end > start && isWhitespace(body[end - 1])) {
+        end--;
+      }
+    }
+    return end;
+  }
+
+  private static boolean isWhitespace(byte b) {
+    return b == ' ' || b == '\n' || b == '\r' || b == '\t';
+  }
+
+  private static byte[] slice(byte[] body, int start, int end) {
+    byte[] out = new byte[end - start];
+    System.arraycopy(body, start, out, 0, out.length);
+    return out;
+  }
+}

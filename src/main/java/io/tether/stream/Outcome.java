@@ -1,0 +1,48 @@
+package io.tether.stream;
+
+/**
+ * What an operation on a stream came to. The transport layer maps each outcome to an HTTP status (and
+ * WebSocket error code) in one place; see {@code docs/errors.md}.
+ */
+public enum Outcome {
+  /** PUT created the stream (201). */
+  CREATED,
+  /** PUT found the stream with the same configuration (200). */
+  EXISTS,
+  /** Append accepted (204, or 200 with producer headers). */
+  APPENDED,
+  /** Idempotent producer retry or repeated close: nothing changed (204). */
+  DUPLICATE,
+  /** Read, subscribe or metadata succeeded (200). */
+  OK,
+  /** DELETE succeeded (204). */
+  DELETED,
+  /** No such stream (404). */
+  NOT_FOUND,
+  /** The stream was deleted but forks still reference it (410). */
+  SOFT_DELETED,
+  /** The requested offset is older than the ring retains (410). */
+  OFFSET_GONE,
+  /** The requested offset is past the tail (400). */
+  OFFSET_FUTURE,
+  /** Malformed or inconsistent request detected against stream state (400). */
+  BAD_REQUEST,
+  /** PUT with a different configuration, or re-creation of a soft-deleted stream (409). */
+  CONFLICT_CONFIG,
+  /** Append to a closed stream (409 with Stream-Closed). */
+  CONFLICT_CLOSED,
+  /** Append content type differs from the stream's (409). */
+  CONFLICT_CONTENT_TYPE,
+  /** Stream-Seq not greater than the last one (409). */
+  CONFLICT_SEQ,
+  /** Producer epoch older than the known one: zombie fenced (403). */
+  PRODUCER_STALE_EPOCH,
+  /** Producer sequence skipped ahead (409 with expected/received seq). */
+  PRODUCER_SEQ_GAP,
+  /** The entry does not exist (ownership claim on an absent stream). */
+  ABSENT,
+  /** The caller's ownership epoch is not the current one: it must step down (never reaches clients). */
+  STALE_OWNER,
+  /** The stream moved to another owner; retry through the router (never reaches clients). */
+  MOVED
+}

@@ -1,0 +1,43 @@
+package io.tether.stream;
+
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.query.Predicates;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+
+import java.util.Set;
+
+/**
+ * The Hazelcast map that holds every stream's {@link StreamLog}, keyed by stream name. Its
+ * configuration (OBJECT in-memory format, one synchronous backup) is in {@code cluster.xml}.
+ *
+ * <p>All access goes through entry processors submitted asynchronously; the returned futures complete
+ * on the caller's Vert.x context, so owners never block an event loop.
+ */
+public final class StreamStore {
+
+  public static final String MAP_NAME = "tether.streams";
+
+  private final IMap<String, StreamLog> map;
+
+  public StreamStore(HazelcastInstance hazelcast) {
+    this.map = hazelcast.getMap(MAP_NAME);
+  }
+
+  /** Runs {@code processor} on the stream's partition; completes on {@code context}. */
+  public Future<StreamReply> execute(String stream, StreamProcessors.Primary processor, Context context) {
+    return Future.fromCompletionStage(map.submitToKey(stream, processor), context);
+  }
+
+  /** Streams in this member's primary partitions whose expiry deadline has passed. */
+  public Set<String> localExpired(long now) {
+    return map.localKeySet(Predicates.lessEqual("deadlineMillis", now));
+  }
+
+  /** Number of streams whose primary copy lives on this member. */
+  public int localSize() {
+    return map.getLocalMapStats().getOwnedEntryCount() > Integer.MAX_VALUE
+        ? Integer.MAX_VALUE : (int) map.getLocalMapStats().getOwnedEntryCount();
+  }
+}

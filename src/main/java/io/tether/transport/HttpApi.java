@@ -1,0 +1,93 @@
+package io.tether.transport;
+
+import io.tether.cluster.StreamServices;
+import io.tether.ops.OpsRoutes;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.CorsHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Arrays;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The HTTP server of a node (one instance per event loop, sharing the port): the Durable Streams
+ * protocol and its live transports at {@code /v1/stream/*}, and the operations endpoints.
+ */
+public final class HttpApi extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+  private static final Set<String> ALLOWED_HEADERS = Set.of("Content-Type", "Authorization", "If-None-Match",
+      ProtocolHeaders.SEQ, ProtocolHeaders.TTL, ProtocolHeaders.EXPIRES_AT, ProtocolHeaders.CLOSED,
+      ProtocolHeaders.FORKED_FROM, ProtocolHeaders.FORK_OFFSET, ProtocolHeaders.FORK_SUB_OFFSET,
+      ProtocolHeaders.PRODUCER_ID, ProtocolHeaders.PRODUCER_EPOCH, ProtocolHeaders.PRODUCER_SEQ);
+  private static final Set<String> EXPOSED_HEADERS = Set.of("ETag", "Location", "Retry-After",
+      ProtocolHeaders.NEXT_OFFSET, ProtocolHeaders.UP_TO_DATE, ProtocolHeaders.CLOSED, ProtocolHeaders.CURSOR,
+      ProtocolHeaders.TTL, ProtocolHeaders.EXPIRES_AT, ProtocolHeaders.SSE_ENCODING, ProtocolHeaders.PRODUCER_EPOCH,
+      ProtocolHeaders.PRODUCER_SEQ, ProtocolHeaders.PRODUCER_EXPECTED_SEQ, ProtocolHeaders.PRODUCER_RECEIVED_SEQ,
+      Replies.EARLIEST_OFFSET);
+
+  private final StreamServices services;
+  private final BooleanSupplier serving;
+  private HttpServer server;
+
+  public HttpApi(StreamServices services, BooleanSupplier serving) {
+    this.services = services;
+    this.serving = serving;
+  }
+
+  @Override
+  public Future<?> start() {
+    Router router = Router.router(vertx);
+    router.route().handler(ctx -> {
+      HttpServerResponse response = ctx.response();
+      response.putHeader("X-Content-Type-Options", "nosniff");
+      response.putHeader("Cross-Origin-Resource-Policy", "cross-origin");
+      ctx.next();
+    });
+    router.route().handler(cors());
+    new OpsRoutes(services, serving).mount(router);
+    StreamHandler streams = new StreamHandler(services, new LiveTransports(services));
+    router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
+    router.route().last().handler(ctx ->
+        ApiError.of(404, "not_found", "no such endpoint: " + ctx.request().path()).send(ctx.response()));
+    router.errorHandler(500, ctx -> {
+      log.error("unhandled error on {} {}", ctx.request().method(), ctx.request().path(), ctx.failure());
+      ApiError.of(500, "internal_error", "internal error").send(ctx.response());
+    });
+
+    int frameLimit = services.config().maxAppendBytes() * 2 + 65_536;
+    HttpServerOptions options = new HttpServerOptions()
+        .setHost(services.config().httpHost())
+        .setPort(services.identity().httpPort())
+        .setMaxWebSocketFrameSize(frameLimit)
+        .setMaxWebSocketMessageSize(frameLimit)
+        .setTcpNoDelay(true)
+        .setCompressionSupported(false);
+    server = vertx.createHttpServer(options).requestHandler(router);
+    return server.listen();
+  }
+
+  private CorsHandler cors() {
+    CorsHandler cors = CorsHandler.create();
+    String origins = services.config().corsOrigins();
+    if (origins.equals("*")) {
+      cors.addOrigin("*");
+    } else {
+      cors.addOrigins(Arrays.stream(origins.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList());
+    }
+    return cors.allowedMethods(Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.PUT, HttpMethod.POST,
+            HttpMethod.DELETE, HttpMethod.OPTIONS))
+        .allowedHeaders(ALLOWED_HEADERS)
+        .exposedHeaders(EXPOSED_HEADERS)
+        .maxAgeSeconds(600);
+  }
+}

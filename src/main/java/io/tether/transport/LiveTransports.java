@@ -1,0 +1,39 @@
+package io.tether.transport;
+
+import io.tether.cluster.StreamServices;
+import io.tether.stream.ReadStart;
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Entry point of the three live transports over the same offsets: {@code live=long-poll},
+ * {@code live=sse} and {@code live=ws}. Admits a connection only while the node holds fewer than
+ * {@code TETHER_MAX_CONNECTIONS} live connections (503 {@code too_many_connections} otherwise).
+ */
+public final class LiveTransports {
+
+  private final StreamServices services;
+
+  public LiveTransports(StreamServices services) {
+    this.services = services;
+  }
+
+  void serve(RoutingContext ctx, String stream, ReadStart start, String mode) {
+    String transport = mode.equals("ws") ? "websocket" : mode;
+    AtomicInteger gauge = services.metrics().connections(transport);
+    if (services.metrics().totalConnections() >= services.config().maxConnections()) {
+      ApiError.of(503, "too_many_connections", "this node holds its maximum of live connections; retry elsewhere")
+          .withHeader("Retry-After", "1").send(ctx.response());
+      return;
+    }
+    gauge.incrementAndGet();
+    Runnable release = gauge::decrementAndGet;
+    String cursor = ctx.request().getParam("cursor");
+    switch (mode) {
+      case "long-poll" -> new LongPollRequest(services, ctx, stream, start, cursor, release).start();
+      case "sse" -> new SseSession(services, ctx, stream, start, cursor, release).start();
+      default -> new WebSocketSession(services, ctx, stream, start, release).start();
+    }
+  }
+}

@@ -1,0 +1,160 @@
+package io.tether.transport;
+
+import io.tether.cluster.LiveSubscription;
+import io.tether.cluster.StreamServices;
+import io.tether.stream.Offset;
+import io.tether.stream.ReadStart;
+import io.tether.stream.StreamReply;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.List;
+
+/**
+ * {@code GET ...?live=sse&offset=...}: Server-Sent Events. Each batch is an {@code event: data}
+ * (text and JSON as UTF-8 lines, other content types base64) followed by an {@code event: control}
+ * carrying {@code streamNextOffset}, {@code streamCursor}, {@code upToDate} and, at the end of a
+ * closed stream, {@code streamClosed} (after which the response ends). A comment line is written every
+ * heartbeat interval so proxies never see an idle connection.
+ *
+ * <p>A reader that cannot keep up (the socket's write queue is full) is cut loose: the response ends
+ * and the client resumes from the last {@code streamNextOffset} it saw.
+ */
+final class SseSession implements LiveSubscription.Listener {
+
+  private static final Buffer HEARTBEAT = Buffer.buffer(": heartbeat\n\n");
+
+  private final StreamServices services;
+  private final RoutingContext ctx;
+  private final HttpServerResponse response;
+  private final String cursor;
+  private final Runnable release;
+  private final LiveSubscription subscription;
+  private EventFormat format;
+  private boolean headersSent;
+  private boolean done;
+  private long heartbeat = -1;
+
+  SseSession(StreamServices services, RoutingContext ctx, String stream, ReadStart start, String clientCursor,
+             Runnable release) {
+    this.services = services;
+    this.ctx = ctx;
+    this.response = ctx.response();
+    this.cursor = Cursors.next(clientCursor, System.currentTimeMillis());
+    this.release = release;
+    this.subscription = new LiveSubscription(services, stream, start, this);
+  }
+
+  void start() {
+    response.closeHandler(v -> finish());
+    subscription.start();
+  }
+
+  @Override
+  public void onData(Offset start, List<byte[]> events, Offset next, boolean upToDate, boolean closed) {
+    if (done) {
+      return;
+    }
+    if (!headersSent) {
+      sendHeaders();
+    }
+    Buffer out = Buffer.buffer();
+    if (!events.isEmpty()) {
+      out.appendString("event: data\n");
+      appendDataLines(out, format.frameText(events));
+      out.appendString("\n");
+    }
+    JsonObject control = new JsonObject().put("streamNextOffset", next.toString());
+    if (!closed) {
+      control.put("streamCursor", cursor);
+    }
+    if (upToDate || closed) {
+      control.put("upToDate", true);
+    }
+    if (closed) {
+      control.put("streamClosed", true);
+    }
+    out.appendString("event: control\ndata:").appendString(control.encode()).appendString("\n\n");
+    response.write(out);
+    if (closed) {
+      response.end();
+      finish();
+    } else if (response.writeQueueFull()) {
+      services.metrics().slowConsumerCut();
+      response.end();
+      finish();
+    }
+  }
+
+  @Override
+  public void onEnd(StreamReply reply, Throwable error) {
+    if (done) {
+      return;
+    }
+    if (!headersSent) {
+      (reply != null ? Replies.refusal(reply) : Replies.failure(error)).send(response);
+    } else {
+      response.end();
+    }
+    finish();
+  }
+
+  private void sendHeaders() {
+    headersSent = true;
+    format = EventFormat.of(subscription.settings().contentType());
+    response.setStatusCode(200)
+        .setChunked(true)
+        .putHeader("Content-Type", "text/event-stream")
+        .putHeader("Cache-Control", "no-cache")
+        .putHeader("X-Accel-Buffering", "no");
+    if (format.binary()) {
+      response.putHeader(ProtocolHeaders.SSE_ENCODING, "base64");
+    }
+    response.writeHead();
+    long interval = services.config().heartbeatSeconds() * 1000L;
+    heartbeat = services.vertx().setPeriodic(interval, interval, t -> {
+      if (!done) {
+        response.write(HEARTBEAT);
+      }
+    });
+  }
+
+  /**
+   * One {@code data:} line per line of the payload: CR, LF and CRLF all end a line in SSE, so an
+   * embedded event boundary becomes literal data. A line that starts with a space gets one extra space,
+   * which SSE parsers strip, so the payload arrives unchanged.
+   */
+  private static void appendDataLines(Buffer out, String payload) {
+    int lineStart = 0;
+    int n = payload.length();
+    for (int i = 0; i < n; i++) {
+      char c = payload.charAt(i);
+      if (c == '\r' || c == '\n') {
+        appendLine(out, payload.substring(lineStart, i));
+        if (c == '\r' && i + 1 < n && payload.charAt(i + 1) == '\n') {
+          i++;
+        }
+        lineStart = i + 1;
+      }
+    }
+    appendLine(out, payload.substring(lineStart));
+  }
+
+  private static void appendLine(Buffer out, String line) {
+    out.appendString(line.startsWith(" ") ? "data: " : "data:").appendString(line).appendString("\n");
+  }
+
+  private void finish() {
+    if (done) {
+      return;
+    }
+    done = true;
+    if (heartbeat >= 0) {
+      services.vertx().cancelTimer(heartbeat);
+    }
+    subscription.close();
+    release.run();
+  }
+}

@@ -1,0 +1,304 @@
+package io.tether.transport;
+
+import io.tether.cluster.LiveSubscription;
+import io.tether.cluster.StreamRequest;
+import io.tether.cluster.StreamServices;
+import io.tether.stream.AppendSpec;
+import io.tether.stream.ContentTypes;
+import io.tether.stream.Offset;
+import io.tether.stream.Outcome;
+import io.tether.stream.ProducerHeaders;
+import io.tether.stream.ReadStart;
+import io.tether.stream.StreamReply;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * {@code GET /v1/stream/{name}?live=ws&offset=...}: the WebSocket transport. The server replays from
+ * the offset, then sends each new event as it is appended; the client may append on the same socket.
+ * Frames are JSON text, specified in {@code docs/protocol.md}:
+ *
+ * <ul>
+ *   <li>server: {@code data} (one per event, with its {@code offset} and {@code nextOffset}),
+ *       {@code control} (after each batch: {@code nextOffset}, {@code upToDate}, {@code closed}),
+ *       {@code heartbeat}, {@code ack}, {@code error}, {@code pong};</li>
+ *   <li>client: {@code append}, {@code ping}.</li>
+ * </ul>
+ * Refusals of the read side close the socket with a 44xx code whose last three digits are the HTTP
+ * status; refusals of an append are {@code error} frames and leave the socket open.
+ */
+final class WebSocketSession implements LiveSubscription.Listener {
+
+  private static final Logger log = LoggerFactory.getLogger(WebSocketSession.class);
+
+  /** Close codes (the HTTP status plus 4000 for refusals). */
+  static final short CLOSE_STREAM_CLOSED = 1000;
+  static final short CLOSE_BAD_REQUEST = 4400;
+  static final short CLOSE_NOT_FOUND = 4404;
+  static final short CLOSE_GONE = 4410;
+  static final short CLOSE_SLOW_CONSUMER = 4429;
+  static final short CLOSE_UNAVAILABLE = 4503;
+
+  private final StreamServices services;
+  private final RoutingContext ctx;
+  private final String stream;
+  private final Runnable release;
+  private final LiveSubscription subscription;
+  private ServerWebSocket socket;
+  private EventFormat format;
+  private long heartbeat = -1;
+  private boolean done;
+
+  WebSocketSession(StreamServices services, RoutingContext ctx, String stream, ReadStart start, Runnable release) {
+    this.services = services;
+    this.ctx = ctx;
+    this.stream = stream;
+    this.release = release;
+    this.subscription = new LiveSubscription(services, stream, start, this);
+  }
+
+  void start() {
+    ctx.request().toWebSocket().onComplete(ar -> {
+      if (ar.failed()) {
+        log.debug("WebSocket upgrade failed: {}", ar.cause().getMessage());
+        release.run();
+        return;
+      }
+      socket = ar.result();
+      socket.closeHandler(v -> finish());
+      socket.exceptionHandler(e -> log.debug("WebSocket error on {}: {}", stream, e.getMessage()));
+      socket.textMessageHandler(this::onText);
+      socket.binaryMessageHandler(b -> error(null, ApiError.of(400, "invalid_frame", "frames are JSON text")));
+      long interval = services.config().heartbeatSeconds() * 1000L;
+      heartbeat = services.vertx().setPeriodic(interval, interval, t -> heartbeat());
+      subscription.start();
+    });
+  }
+
+  // ----------------------------------------------------------------------------------- server -> client
+
+  @Override
+  public void onData(Offset start, List<byte[]> events, Offset next, boolean upToDate, boolean closed) {
+    if (done) {
+      return;
+    }
+    if (format == null) {
+      format = EventFormat.of(subscription.settings().contentType());
+    }
+    Offset at = start;
+    for (byte[] event : events) {
+      Offset after = at.plus(event.length);
+      socket.writeTextMessage(dataFrame(at, after, event));
+      at = after;
+    }
+    JsonObject control = new JsonObject().put("type", "control").put("nextOffset", next.toString())
+        .put("upToDate", upToDate || closed);
+    if (closed) {
+      control.put("closed", true);
+    }
+    socket.writeTextMessage(control.encode());
+    if (closed) {
+      close(CLOSE_STREAM_CLOSED, "stream closed");
+    } else if (socket.writeQueueFull()) {
+      services.metrics().slowConsumerCut();
+      close(CLOSE_SLOW_CONSUMER, "too slow; reconnect from " + next);
+    }
+  }
+
+  /** A data frame; JSON messages are embedded as stored (no re-encoding), as an array. */
+  private String dataFrame(Offset at, Offset after, byte[] event) {
+    StringBuilder frame = new StringBuilder(event.length + 96)
+        .append("{\"type\":\"data\",\"offset\":\"").append(at).append("\",\"nextOffset\":\"").append(after)
+        .append("\",\"data\":");
+    if (format.json()) {
+      frame.append('[').append(new String(event, StandardCharsets.UTF_8)).append(']');
+    } else if (format.binary()) {
+      frame.append('"').append(Base64.getEncoder().encodeToString(event)).append("\",\"encoding\":\"base64\"");
+    } else {
+      frame.append(Json.encode(new String(event, StandardCharsets.UTF_8)));
+    }
+    return frame.append('}').toString();
+  }
+
+  @Override
+  public void onEnd(StreamReply reply, Throwable error) {
+    if (done) {
+      return;
+    }
+    ApiError e = reply != null ? Replies.refusal(reply) : Replies.failure(error);
+    socket.writeTextMessage(errorFrame(null, e).encode());
+    short code = switch (e.status()) {
+      case 404 -> CLOSE_NOT_FOUND;
+      case 410 -> CLOSE_GONE;
+      case 400 -> CLOSE_BAD_REQUEST;
+      default -> CLOSE_UNAVAILABLE;
+    };
+    close(code, e.code());
+  }
+
+  private void heartbeat() {
+    if (done) {
+      return;
+    }
+    socket.writePing(Buffer.buffer("hb"));
+    JsonObject frame = new JsonObject().put("type", "heartbeat");
+    if (subscription.position() != null) {
+      frame.put("nextOffset", subscription.position().toString());
+    }
+    socket.writeTextMessage(frame.encode());
+  }
+
+  // ----------------------------------------------------------------------------------- client -> server
+
+  private void onText(String text) {
+    JsonObject frame;
+    try {
+      frame = new JsonObject(text);
+    } catch (DecodeException | ClassCastException e) {
+      error(null, ApiError.of(400, "invalid_frame", "frames must be JSON objects"));
+      return;
+    }
+    Object id = frame.getValue("id");
+    String type = frame.getString("type");
+    if ("ping".equals(type)) {
+      socket.writeTextMessage(new JsonObject().put("type", "pong").put("id", id).encode());
+    } else if ("append".equals(type)) {
+      try {
+        append(id, frame);
+      } catch (ApiError.Refusal refusal) {
+        error(id, refusal.error());
+      } catch (ClassCastException | IllegalArgumentException e) {
+        error(id, ApiError.of(400, "invalid_frame", "malformed append frame: " + e.getMessage()));
+      }
+    } else {
+      error(id, ApiError.of(400, "invalid_frame", "unknown frame type " + type + "; expected append or ping"));
+    }
+  }
+
+  private void append(Object id, JsonObject frame) {
+    String contentType = frame.getString("contentType");
+    if (contentType == null && subscription.settings() != null) {
+      contentType = subscription.settings().contentType();
+    }
+    boolean close = frame.getBoolean("close", false);
+    byte[] body = frameBody(frame, contentType);
+    if (body.length > services.config().maxAppendBytes()) {
+      throw new ApiError.Refusal(413, "payload_too_large",
+          "append exceeds " + services.config().maxAppendBytes() + " bytes");
+    }
+    ProducerHeaders producer = null;
+    JsonObject p = frame.getJsonObject("producer");
+    if (p != null) {
+      String producerId = p.getString("id");
+      Long epoch = p.getLong("epoch");
+      Long seq = p.getLong("seq");
+      if (producerId == null || producerId.isEmpty() || epoch == null || seq == null) {
+        throw new ApiError.Refusal(400, "invalid_producer", "producer needs a non-empty id, an epoch and a seq");
+      }
+      producer = new ProducerHeaders(producerId, epoch, seq);
+    }
+    AppendSpec spec = StreamHandler.appendSpec(body, body.length == 0 ? null : contentType, close,
+        frame.getString("streamSeq"), producer);
+    boolean withProducer = producer != null;
+    services.router().request(stream, new StreamRequest.Append(spec)).onComplete(ar -> {
+      if (done) {
+        return;
+      }
+      if (ar.failed()) {
+        error(id, Replies.failure(ar.cause()));
+        return;
+      }
+      StreamReply reply = ar.result();
+      if (reply.outcome() != Outcome.APPENDED && reply.outcome() != Outcome.DUPLICATE) {
+        error(id, Replies.refusal(reply));
+        return;
+      }
+      boolean fresh = reply.outcome() == Outcome.APPENDED;
+      JsonObject ack = new JsonObject().put("type", "ack").put("id", id)
+          .put("status", fresh && withProducer && spec.hasData() ? 200 : 204)
+          .put("duplicate", !fresh)
+          .put("nextOffset", reply.next() == null ? null : reply.next().toString());
+      if (reply.start() != null && fresh && spec.hasData()) {
+        ack.put("offset", reply.start().toString());
+      }
+      if (reply.closed()) {
+        ack.put("closed", true);
+      }
+      if (reply.producerEpoch() >= 0) {
+        ack.put("producerEpoch", reply.producerEpoch()).put("producerSeq", reply.producerSeq());
+      }
+      socket.writeTextMessage(ack.encode());
+    });
+  }
+
+  /** The bytes of an append frame's {@code data}: JSON for JSON streams, a string or base64 otherwise. */
+  private static byte[] frameBody(JsonObject frame, String contentType) {
+    if (!frame.containsKey("data")) {
+      return new byte[0];
+    }
+    Object data = frame.getValue("data");
+    if (contentType != null && ContentTypes.isJson(contentType)) {
+      return Json.encode(data).getBytes(StandardCharsets.UTF_8);
+    }
+    if (!(data instanceof String text)) {
+      throw new ApiError.Refusal(400, "invalid_frame", "data must be a string for non-JSON streams");
+    }
+    if ("base64".equals(frame.getString("encoding"))) {
+      try {
+        return Base64.getDecoder().decode(text);
+      } catch (IllegalArgumentException e) {
+        throw new ApiError.Refusal(400, "invalid_frame", "data is not valid base64");
+      }
+    }
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private void error(Object id, ApiError e) {
+    if (!done) {
+      socket.writeTextMessage(errorFrame(id, e).encode());
+    }
+  }
+
+  private static JsonObject errorFrame(Object id, ApiError e) {
+    JsonObject frame = new JsonObject().put("type", "error").put("status", e.status()).put("code", e.code())
+        .put("message", e.message());
+    if (id != null) {
+      frame.put("id", id);
+    }
+    if (!e.headers().isEmpty()) {
+      JsonObject headers = new JsonObject();
+      e.headers().forEach(headers::put);
+      frame.put("headers", headers);
+    }
+    return frame;
+  }
+
+  private void close(short code, String reason) {
+    if (!done) {
+      socket.close(code, reason.length() > 120 ? reason.substring(0, 120) : reason);
+      finish();
+    }
+  }
+
+  private void finish() {
+    if (done) {
+      return;
+    }
+    done = true;
+    if (heartbeat >= 0) {
+      services.vertx().cancelTimer(heartbeat);
+    }
+    subscription.close();
+    release.run();
+  }
+}
