@@ -1,0 +1,57 @@
+package io.tether.support;
+
+import io.tether.TetherNode;
+import io.tether.config.TetherConfig;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+
+/** Starts real nodes inside the test JVM, on loopback, in a cluster of their own. */
+public final class TestNodes {
+
+  private TestNodes() {
+  }
+
+  /** Config of a single-node cluster with a unique name and free ports; {@code overrides} are TETHER_* keys. */
+  public static TetherConfig config(Map<String, String> overrides) {
+    int clusterPort = freePort();
+    Map<String, String> values = new HashMap<>();
+    values.put("TETHER_NODE_ID", "test-" + UUID.randomUUID().toString().substring(0, 8));
+    values.put("TETHER_HTTP_HOST", "127.0.0.1");
+    values.put("TETHER_HTTP_PORT", "0");
+    values.put("TETHER_CLUSTER_NAME", "test-" + UUID.randomUUID());
+    values.put("TETHER_CLUSTER_HOST", "127.0.0.1");
+    values.put("TETHER_CLUSTER_PORT", Integer.toString(clusterPort));
+    values.put("TETHER_CLUSTER_MEMBERS", "127.0.0.1:" + clusterPort);
+    values.put("TETHER_HEARTBEAT_SECONDS", "1");
+    values.put("TETHER_LONG_POLL_SECONDS", "2");
+    values.putAll(overrides);
+    return TetherConfig.fromMap(values);
+  }
+
+  public static TetherNode start(Map<String, String> overrides) {
+    try {
+      return TetherNode.start(config(overrides));
+    } catch (Exception e) {
+      throw new IllegalStateException("node failed to start", e);
+    }
+  }
+
+  public static void stop(TetherNode node) {
+    if (node != null) {
+      Await.result(node.stop());
+    }
+  }
+
+  public static int freePort() {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
