@@ -99,6 +99,7 @@ public final class TetherNode {
     vertx.eventBus().codecSelector(body -> body instanceof WireMessage ? EventBusWireCodec.NAME : null);
 
     ClusterView cluster = new ClusterView(hazelcast);
+    cluster.startSafetyProbe(vertx);
     NodeIdentity identity = new NodeIdentity(config.nodeId(), config.httpPort(), ProcessHandle.current().pid());
     StreamServices services = new StreamServices(vertx, config, identity, new StreamStore(hazelcast), cluster,
         new StreamRouter(vertx, cluster, config.requestTimeoutMillis(), config.routeDeadlineMillis()),

@@ -23,9 +23,24 @@ public final class ClusterView {
   public static final String NODE_ID_ATTRIBUTE = "__vertx.nodeId";
 
   private final HazelcastInstance hazelcast;
+  private volatile boolean safe;
 
   public ClusterView(HazelcastInstance hazelcast) {
     this.hazelcast = hazelcast;
+  }
+
+  /**
+   * Re-checks {@link #isSafe()} once a second on a worker thread: Hazelcast's check asks every member
+   * and blocks, so event loops only ever read the last answer.
+   */
+  public void startSafetyProbe(io.vertx.core.Vertx vertx) {
+    safe = checkSafe();
+    vertx.setPeriodic(1000, t -> vertx.executeBlocking(this::checkSafe, false).onSuccess(s -> safe = s));
+  }
+
+  /** The last answer of the safety probe (joined, every partition's backups in place). */
+  public boolean isSafe() {
+    return safe;
   }
 
   public HazelcastInstance hazelcast() {
@@ -62,9 +77,12 @@ public final class ClusterView {
     return hazelcast.getCluster().getMembers().size();
   }
 
-  /** Joined and every partition has its backups in place. */
-  public boolean isSafe() {
-    return hazelcast.getLifecycleService().isRunning() && hazelcast.getPartitionService().isClusterSafe();
+  private boolean checkSafe() {
+    try {
+      return hazelcast.getLifecycleService().isRunning() && hazelcast.getPartitionService().isClusterSafe();
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /** Calls {@code onLeft} with the Vert.x node id of every member that leaves (crash or shutdown). */

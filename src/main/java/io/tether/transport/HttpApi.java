@@ -54,6 +54,7 @@ public final class HttpApi extends VerticleBase {
       ctx.next();
     });
     router.route().handler(cors());
+    router.route().handler(RequestBody.handler(services.config().maxAppendBytes()));
     new OpsRoutes(services, serving).mount(router);
     StreamHandler streams = new StreamHandler(services, new LiveTransports(services));
     router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);

@@ -85,38 +85,25 @@ public final class StreamHandler {
     }
     boolean closed = ProtocolHeaders.flag(request.getHeader(CLOSED));
     StreamSettings settings = new StreamSettings(contentType, ttl, expiresAt);
-    String typeForBody = contentType;
-    RequestBody.read(request, config.maxAppendBytes()).onComplete(ar -> {
-      if (ar.failed()) {
-        Replies.failure(ar.cause()).send(ctx.response());
+    List<byte[]> initial = initialEvents(RequestBody.of(ctx), contentType);
+    CreateSpec spec = new CreateSpec(settings, initial, closed, fork);
+    services.router().request(name, new StreamRequest.Create(spec)).onComplete(res -> {
+      if (res.failed()) {
+        Replies.failure(res.cause()).send(ctx.response());
         return;
       }
-      List<byte[]> initial;
-      try {
-        initial = initialEvents(ar.result(), typeForBody);
-      } catch (ApiError.Refusal refusal) {
-        refusal.error().send(ctx.response());
-        return;
+      StreamReply reply = res.result();
+      HttpServerResponse response = ctx.response();
+      if (reply.outcome() == Outcome.CREATED || reply.outcome() == Outcome.EXISTS) {
+        response.setStatusCode(reply.outcome() == Outcome.CREATED ? 201 : 200);
+        Replies.metadata(response, reply);
+        if (reply.outcome() == Outcome.CREATED) {
+          response.putHeader("Location", request.absoluteURI());
+        }
+        response.end();
+      } else {
+        Replies.refusal(reply).send(response);
       }
-      CreateSpec spec = new CreateSpec(settings, initial, closed, fork);
-      services.router().request(name, new StreamRequest.Create(spec)).onComplete(res -> {
-        if (res.failed()) {
-          Replies.failure(res.cause()).send(ctx.response());
-          return;
-        }
-        StreamReply reply = res.result();
-        HttpServerResponse response = ctx.response();
-        if (reply.outcome() == Outcome.CREATED || reply.outcome() == Outcome.EXISTS) {
-          response.setStatusCode(reply.outcome() == Outcome.CREATED ? 201 : 200);
-          Replies.metadata(response, reply);
-          if (reply.outcome() == Outcome.CREATED) {
-            response.putHeader("Location", request.absoluteURI());
-          }
-          response.end();
-        } else {
-          Replies.refusal(reply).send(response);
-        }
-      });
     });
   }
 
@@ -149,43 +136,31 @@ public final class StreamHandler {
     ProducerHeaders producer = ProtocolHeaders.producer(request.headers());
     String streamSeq = request.getHeader(SEQ);
     String contentType = ProtocolHeaders.contentType(request.headers());
-    RequestBody.read(request, config.maxAppendBytes()).onComplete(ar -> {
-      if (ar.failed()) {
-        Replies.failure(ar.cause()).send(ctx.response());
+    AppendSpec spec = appendSpec(RequestBody.of(ctx).getBytes(), contentType, close, streamSeq, producer);
+    services.router().request(name, new StreamRequest.Append(spec)).onComplete(res -> {
+      if (res.failed()) {
+        Replies.failure(res.cause()).send(ctx.response());
         return;
       }
-      AppendSpec spec;
-      try {
-        spec = appendSpec(ar.result().getBytes(), contentType, close, streamSeq, producer);
-      } catch (ApiError.Refusal refusal) {
-        refusal.error().send(ctx.response());
-        return;
+      StreamReply reply = res.result();
+      HttpServerResponse response = ctx.response();
+      if (reply.outcome() == Outcome.APPENDED || reply.outcome() == Outcome.DUPLICATE) {
+        boolean fresh = reply.outcome() == Outcome.APPENDED && producer != null && spec.hasData();
+        response.setStatusCode(fresh ? 200 : 204);
+        if (reply.next() != null) {
+          response.putHeader(ProtocolHeaders.NEXT_OFFSET, reply.next().toString());
+        }
+        if (reply.closed()) {
+          response.putHeader(CLOSED, "true");
+        }
+        if (reply.producerEpoch() >= 0) {
+          response.putHeader(PRODUCER_EPOCH, Long.toString(reply.producerEpoch()));
+          response.putHeader(PRODUCER_SEQ, Long.toString(reply.producerSeq()));
+        }
+        response.end();
+      } else {
+        Replies.refusal(reply).send(response);
       }
-      services.router().request(name, new StreamRequest.Append(spec)).onComplete(res -> {
-        if (res.failed()) {
-          Replies.failure(res.cause()).send(ctx.response());
-          return;
-        }
-        StreamReply reply = res.result();
-        HttpServerResponse response = ctx.response();
-        if (reply.outcome() == Outcome.APPENDED || reply.outcome() == Outcome.DUPLICATE) {
-          boolean fresh = reply.outcome() == Outcome.APPENDED && producer != null && spec.hasData();
-          response.setStatusCode(fresh ? 200 : 204);
-          if (reply.next() != null) {
-            response.putHeader(ProtocolHeaders.NEXT_OFFSET, reply.next().toString());
-          }
-          if (reply.closed()) {
-            response.putHeader(CLOSED, "true");
-          }
-          if (reply.producerEpoch() >= 0) {
-            response.putHeader(PRODUCER_EPOCH, Long.toString(reply.producerEpoch()));
-            response.putHeader(PRODUCER_SEQ, Long.toString(reply.producerSeq()));
-          }
-          response.end();
-        } else {
-          Replies.refusal(reply).send(response);
-        }
-      });
     });
   }
 
