@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Helpers shared by the scripts: find free ports, start a node from target/tether.jar, wait for it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JAR="$ROOT/target/tether.jar"
+
+# Builds target/tether.jar unless it exists.
+ensure_jar() {
+  if [[ ! -f "$JAR" ]]; then
+    echo "building $JAR" >&2
+    (cd "$ROOT" && mvn -q -B -DskipTests package)
+  fi
+}
+
+# Prints a TCP port nobody listens on (loopback).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_ready URL SECONDS: polls URL/health/ready until it answers 200.
+wait_ready() {
+  local url="$1" deadline=$((SECONDS + ${2:-60}))
+  until curl -fsS -o /dev/null "$url/health/ready" 2>/dev/null; do
+    if (( SECONDS >= deadline )); then
+      echo "node at $url not ready after ${2:-60} s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
