@@ -43,8 +43,8 @@ fi
 
 echo "running the conformance suite against $URL" >&2
 set +e
-(cd "$SUITE" && CONFORMANCE_TEST_URL="$URL" npx vitest run --reporter=dot 2>&1) | tee "$ROOT/target/conformance.log"
+(cd "$SUITE" && NO_COLOR=1 CONFORMANCE_TEST_URL="$URL" npx vitest run --reporter=dot 2>&1) | tee "$ROOT/target/conformance.log"
 status=${PIPESTATUS[0]}
 set -e
-grep -E "Tests +[0-9]" "$ROOT/target/conformance.log" | sed 's/\x1b\[[0-9;]*m//g' | tee "$ROOT/target/conformance.txt"
+sed 's/\x1b\[[0-9;]*m//g' "$ROOT/target/conformance.log" | grep -E "^ *(Test Files|Tests) " | tee "$ROOT/target/conformance.txt"
 exit "$status"

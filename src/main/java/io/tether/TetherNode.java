@@ -81,7 +81,9 @@ public final class TetherNode {
     Vertx vertx;
     try {
       VertxOptions options = new VertxOptions()
-          .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true))
+          .setEventLoopPoolSize(config.eventLoops())
+          .setPreferNativeTransport(true)
+          .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(!"false".equals(System.getenv("TETHER_VERTX_METRICS"))))
           .setEventBusOptions(new EventBusOptions()
               .setHost(config.clusterHost().isEmpty() ? null : config.clusterHost())
               .setPort(0));
@@ -110,7 +112,7 @@ public final class TetherNode {
     TetherNode node = new TetherNode(config, hazelcast, vertx, services);
     try {
       vertx.deployVerticle(new NodeAgent(services)).await(30, TimeUnit.SECONDS);
-      int instances = Math.max(1, Runtime.getRuntime().availableProcessors());
+      int instances = config.eventLoops();
       vertx.deployVerticle(() -> new HttpApi(services, node.serving::get), new DeploymentOptions().setInstances(instances))
           .await(30, TimeUnit.SECONDS);
     } catch (Exception e) {
@@ -118,9 +120,10 @@ public final class TetherNode {
       throw e;
     }
     node.serving.set(true);
-    log.info("Tether node {} ready in {} ms: http://{}:{} (cluster '{}', {} member(s), pid {})",
+    log.info("Tether node {} ready in {} ms: http://{}:{} (cluster '{}', {} member(s), pid {}, {} transport)",
         config.nodeId(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), config.httpHost(),
-        config.httpPort(), config.clusterName(), cluster.memberCount(), ProcessHandle.current().pid());
+        config.httpPort(), config.clusterName(), cluster.memberCount(), ProcessHandle.current().pid(),
+        vertx.isNativeTransportEnabled() ? "epoll" : "NIO");
     return node;
   }
 

@@ -460,8 +460,7 @@ public final class StreamOwner extends VerticleBase {
         Offset start = from < batch.size() ? batch.get(from).at : endOffset(batch, first);
         for (Map.Entry<String, List<Sub>> node : position.getValue().entrySet()) {
           long[] ids = node.getValue().stream().mapToLong(sub -> sub.key.id).toArray();
-          vertx.eventBus().send(Addresses.live(node.getKey()),
-              new LivePush(stream, ids, epoch, start, events, closes, LivePush.SIGNAL_NONE));
+          push(node.getKey(), new LivePush(stream, ids, epoch, start, events, closes, LivePush.SIGNAL_NONE));
           for (Sub sub : node.getValue()) {
             sub.next = end;
           }
@@ -524,14 +523,30 @@ public final class StreamOwner extends VerticleBase {
       sub.active = false;
       return;
     }
-    vertx.eventBus().send(Addresses.live(sub.key.node),
-        new LivePush(stream, new long[] {sub.key.id}, epoch, start, missing, false, LivePush.SIGNAL_NONE));
+    push(sub.key.node, new LivePush(stream, new long[] {sub.key.id}, epoch, start, missing, false, LivePush.SIGNAL_NONE));
     sub.next = nextPush;
   }
 
   private void sendSignal(Sub sub, int signal) {
-    vertx.eventBus().send(Addresses.live(sub.key.node),
-        new LivePush(stream, new long[] {sub.key.id}, epoch, new Offset(Math.max(0, sub.next), 0), List.of(), false, signal));
+    push(sub.key.node, new LivePush(stream, new long[] {sub.key.id}, epoch, new Offset(Math.max(0, sub.next), 0),
+        List.of(), false, signal));
+  }
+
+  /**
+   * Delivers a push to the subscriptions it names: directly when they live on this node, else over the
+   * event bus to their node's live address (one message per node, no cluster look-up per event).
+   */
+  private void push(String node, LivePush push) {
+    if (node.equals(services.nodeId())) {
+      for (long id : push.subscriptions()) {
+        LiveSubscription subscription = services.live().get(id);
+        if (subscription != null) {
+          subscription.onPush(push);
+        }
+      }
+    } else {
+      vertx.eventBus().send(Addresses.live(node), push);
+    }
   }
 
   /** The stream was deleted or expired: end every subscription. */

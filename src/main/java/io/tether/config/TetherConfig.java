@@ -33,6 +33,7 @@ import java.util.UUID;
  * @param heartbeatSeconds     SSE comment / WebSocket ping and application heartbeat interval
  * @param longPollSeconds      how long a long-poll waits before answering 204 ({@code TETHER_LONG_POLL_SECONDS})
  * @param maxConnections       concurrent live connections (SSE, long-poll, WebSocket) per node
+ * @param eventLoops           Vert.x event-loop threads (HTTP, owners, subscriptions); {@code TETHER_EVENT_LOOPS}
  * @param adminToken           bearer token for {@code /v1/admin}; empty leaves it open
  * @param corsOrigins          allowed CORS origins, {@code *} for any
  * @param requestTimeoutMillis one hop to a stream owner before it is retried or reported
@@ -56,6 +57,7 @@ public record TetherConfig(
     int heartbeatSeconds,
     int longPollSeconds,
     int maxConnections,
+    int eventLoops,
     String adminToken,
     String corsOrigins,
     long requestTimeoutMillis,
@@ -72,6 +74,7 @@ public record TetherConfig(
     require(heartbeatSeconds >= 1, "TETHER_HEARTBEAT_SECONDS must be at least 1");
     require(longPollSeconds >= 1, "TETHER_LONG_POLL_SECONDS must be at least 1");
     require(maxConnections >= 1, "TETHER_MAX_CONNECTIONS must be at least 1");
+    require(eventLoops >= 1, "TETHER_EVENT_LOOPS must be at least 1");
     require(requestTimeoutMillis >= 100, "TETHER_REQUEST_TIMEOUT_MS must be at least 100");
     require(routeDeadlineMillis >= requestTimeoutMillis, "TETHER_ROUTE_DEADLINE_MS must be at least TETHER_REQUEST_TIMEOUT_MS");
     require(discovery.equals("tcp") || discovery.equals("kubernetes"), "TETHER_DISCOVERY must be tcp or kubernetes");
@@ -118,6 +121,7 @@ public record TetherConfig(
         reader.integer("TETHER_HEARTBEAT_SECONDS", 20),
         reader.integer("TETHER_LONG_POLL_SECONDS", 15),
         reader.integer("TETHER_MAX_CONNECTIONS", 10_000),
+        reader.integer("TETHER_EVENT_LOOPS", Runtime.getRuntime().availableProcessors()),
         reader.string("TETHER_ADMIN_TOKEN", ""),
         reader.string("TETHER_CORS_ORIGINS", "*"),
         reader.longValue("TETHER_REQUEST_TIMEOUT_MS", 3_000),
@@ -159,6 +163,7 @@ public record TetherConfig(
     m.put("TETHER_HEARTBEAT_SECONDS", Integer.toString(heartbeatSeconds));
     m.put("TETHER_LONG_POLL_SECONDS", Integer.toString(longPollSeconds));
     m.put("TETHER_MAX_CONNECTIONS", Integer.toString(maxConnections));
+    m.put("TETHER_EVENT_LOOPS", Integer.toString(eventLoops));
     m.put("TETHER_ADMIN_TOKEN", adminToken);
     m.put("TETHER_CORS_ORIGINS", corsOrigins);
     m.put("TETHER_REQUEST_TIMEOUT_MS", Long.toString(requestTimeoutMillis));

@@ -5,6 +5,7 @@ import com.hazelcast.map.IMap;
 import com.hazelcast.query.Predicates;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 
 import java.util.Set;
 
@@ -25,9 +26,24 @@ public final class StreamStore {
     this.map = hazelcast.getMap(MAP_NAME);
   }
 
-  /** Runs {@code processor} on the stream's partition; completes on {@code context}. */
+  /**
+   * Runs {@code processor} on the stream's partition; completes on {@code context}.
+   *
+   * <p>The completion callback runs on the thread that completes the operation (the partition thread)
+   * and only hands the result to {@code context}. Hazelcast's plain {@code whenComplete} would instead
+   * use its default async executor, which on machines with fewer than three cores starts a new thread
+   * per callback.
+   */
   public Future<StreamReply> execute(String stream, StreamProcessors.Primary processor, Context context) {
-    return Future.fromCompletionStage(map.submitToKey(stream, processor), context);
+    Promise<StreamReply> promise = Promise.promise();
+    map.submitToKey(stream, processor).whenCompleteAsync((reply, failure) -> context.runOnContext(v -> {
+      if (failure != null) {
+        promise.fail(failure);
+      } else {
+        promise.complete(reply);
+      }
+    }), Runnable::run);
+    return promise.future();
   }
 
   /** Streams in this member's primary partitions whose expiry deadline has passed. */

@@ -1,0 +1,228 @@
+package io.tether.bench;
+
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Load generator for any Durable Streams server: N streams, one SSE reader per stream, and W writers
+ * appending to the streams round-robin as fast as the server acknowledges (closed loop). Each payload
+ * carries its send time, so the readers measure append-to-SSE-delivery latency in the same process.
+ *
+ * <pre>
+ * StreamLoad BASE_URL STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL
+ * </pre>
+ *
+ * Prints one result line: {@code RESULT label streams writers appends/s ack_p50 ack_p99 deliver_p50
+ * deliver_p99 delivered missing} (latencies in milliseconds). A delivery is counted once per event;
+ * {@code missing} counts events acknowledged in the measured window that no reader saw within 5 s.
+ */
+public final class StreamLoad {
+
+  private StreamLoad() {
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 6) {
+      System.err.println("usage: StreamLoad BASE_URL STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL");
+      System.exit(2);
+    }
+    String base = args[0];
+    int streams = Integer.parseInt(args[1]);
+    int writers = Integer.parseInt(args[2]);
+    int warmup = Integer.parseInt(args[3]);
+    int measure = Integer.parseInt(args[4]);
+    String label = args[5];
+
+    ExecutorService executor = Executors.newFixedThreadPool(4);
+    HttpClient client = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(10))
+        .version(HttpClient.Version.HTTP_1_1).build();
+    String run = UUID.randomUUID().toString().substring(0, 8);
+    List<String> urls = new ArrayList<>();
+    for (int i = 0; i < streams; i++) {
+      urls.add(base + "/v1/stream/bench-" + run + "-" + i);
+    }
+
+    // Create the streams.
+    List<CompletableFuture<HttpResponse<Void>>> creates = new ArrayList<>();
+    for (String url : urls) {
+      creates.add(client.sendAsync(HttpRequest.newBuilder(URI.create(url)).PUT(HttpRequest.BodyPublishers.noBody())
+          .header("Content-Type", "text/plain").build(), HttpResponse.BodyHandlers.discarding()));
+      if (creates.size() % 200 == 0) {
+        CompletableFuture.allOf(creates.toArray(CompletableFuture[]::new)).join();
+      }
+    }
+    CompletableFuture.allOf(creates.toArray(CompletableFuture[]::new)).join();
+
+    // Open one SSE reader per stream at the tail and wait until each has seen its first control event.
+    Recorder delivery = new Recorder(3);
+    AtomicLong delivered = new AtomicLong();
+    AtomicBoolean measuring = new AtomicBoolean();
+    AtomicLong measureStart = new AtomicLong(Long.MAX_VALUE);
+    CountDownLatch live = new CountDownLatch(streams);
+    List<CompletableFuture<?>> readers = new ArrayList<>();
+    for (String url : urls) {
+      HttpRequest sse = HttpRequest.newBuilder(URI.create(url + "?live=sse&offset=now")).GET().build();
+      readers.add(client.sendAsync(sse, HttpResponse.BodyHandlers.fromLineSubscriber(
+          new SseLines(live, delivery, delivered, measureStart))));
+      if (readers.size() % 100 == 0) {
+        Thread.sleep(20);
+      }
+    }
+    if (!live.await(60, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("only " + (streams - live.getCount()) + " of " + streams + " SSE readers started");
+    }
+
+    // Writers: closed loop, round-robin over their streams.
+    Recorder ack = new Recorder(3);
+    AtomicLong acked = new AtomicLong();
+    AtomicLong measuredSent = new AtomicLong();
+    AtomicBoolean running = new AtomicBoolean(true);
+    List<Thread> threads = new ArrayList<>();
+    for (int w = 0; w < writers; w++) {
+      int writer = w;
+      Thread t = new Thread(() -> {
+        int next = writer;
+        while (running.get()) {
+          String url = urls.get(next % streams);
+          next += writers;
+          long sent = System.nanoTime();
+          HttpRequest post = HttpRequest.newBuilder(URI.create(url))
+              .POST(HttpRequest.BodyPublishers.ofString("t=" + sent + ";"))
+              .header("Content-Type", "text/plain").build();
+          try {
+            HttpResponse<Void> r = client.send(post, HttpResponse.BodyHandlers.discarding());
+            long done = System.nanoTime();
+            if (r.statusCode() / 100 == 2 && measuring.get()) {
+              ack.recordValue(Math.max(1, (done - sent) / 1000));
+              acked.incrementAndGet();
+              if (sent >= measureStart.get()) {
+                measuredSent.incrementAndGet();
+              }
+            }
+          } catch (Exception e) {
+            if (running.get()) {
+              System.err.println("append failed: " + e);
+            }
+          }
+        }
+      }, "writer-" + w);
+      t.setDaemon(true);
+      threads.add(t);
+      t.start();
+    }
+
+    Thread.sleep(warmup * 1000L);
+    delivery.reset();
+    ack.reset();
+    delivered.set(0);
+    measureStart.set(System.nanoTime());
+    measuring.set(true);
+    long started = System.nanoTime();
+    Thread.sleep(measure * 1000L);
+    measuring.set(false);
+    long elapsed = System.nanoTime() - started;
+    long appends = acked.get();
+    running.set(false);
+    for (Thread t : threads) {
+      t.join(10_000);
+    }
+    // Let the last deliveries arrive.
+    long expected = measuredSent.get();
+    long waitUntil = System.currentTimeMillis() + 5000;
+    while (delivered.get() < expected && System.currentTimeMillis() < waitUntil) {
+      Thread.sleep(20);
+    }
+    Histogram acks = ack.getIntervalHistogram();
+    Histogram deliveries = delivery.getIntervalHistogram();
+    double rate = appends / (elapsed / 1e9);
+    System.out.printf(Locale.ROOT, "RESULT %s streams=%d writers=%d appends_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f "
+            + "deliver_p50_ms=%.2f deliver_p99_ms=%.2f delivered=%d missing=%d%n",
+        label, streams, writers, rate,
+        acks.getValueAtPercentile(50) / 1000.0, acks.getValueAtPercentile(99) / 1000.0,
+        deliveries.getValueAtPercentile(50) / 1000.0, deliveries.getValueAtPercentile(99) / 1000.0,
+        delivered.get(), Math.max(0, expected - delivered.get()));
+    for (CompletableFuture<?> r : readers) {
+      r.cancel(true);
+    }
+    executor.shutdownNow();
+    System.exit(0);
+  }
+
+  /** Parses SSE lines; each {@code t=<nanos>;} token in a data event is one delivered append. */
+  private static final class SseLines implements Flow.Subscriber<String> {
+    private final CountDownLatch live;
+    private final Recorder delivery;
+    private final AtomicLong delivered;
+    private final AtomicLong measureStart;
+    private boolean counted;
+
+    SseLines(CountDownLatch live, Recorder delivery, AtomicLong delivered, AtomicLong measureStart) {
+      this.live = live;
+      this.delivery = delivery;
+      this.delivered = delivered;
+      this.measureStart = measureStart;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription subscription) {
+      subscription.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(String line) {
+      if (!counted && line.contains("streamNextOffset")) {
+        counted = true;
+        live.countDown();
+      }
+      if (!line.startsWith("data:") || line.startsWith("data:{")) {
+        return;
+      }
+      long now = System.nanoTime();
+      int i = 0;
+      String data = line.substring(5);
+      while ((i = data.indexOf("t=", i)) >= 0) {
+        int end = data.indexOf(';', i);
+        if (end < 0) {
+          break;
+        }
+        long sent = Long.parseLong(data.substring(i + 2, end));
+        if (sent >= measureStart.get()) {
+          delivery.recordValue(Math.max(1, (now - sent) / 1000));
+          delivered.incrementAndGet();
+        }
+        i = end + 1;
+      }
+    }
+
+    @Override
+    public void onError(Throwable throwable) {
+    }
+
+    @Override
+    public void onComplete() {
+    }
+  }
+
+  static String utf8(byte[] bytes) {
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+}
