@@ -83,7 +83,7 @@ public final class TetherNode {
       VertxOptions options = new VertxOptions()
           .setEventLoopPoolSize(config.eventLoops())
           .setPreferNativeTransport(true)
-          .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(!"false".equals(System.getenv("TETHER_VERTX_METRICS"))))
+          .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true))
           .setEventBusOptions(new EventBusOptions()
               .setHost(config.clusterHost().isEmpty() ? null : config.clusterHost())
               .setPort(0));

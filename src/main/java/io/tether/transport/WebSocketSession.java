@@ -10,6 +10,8 @@ import io.tether.stream.Outcome;
 import io.tether.stream.ProducerHeaders;
 import io.tether.stream.ReadStart;
 import io.tether.stream.StreamReply;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.DecodeException;
@@ -58,6 +60,8 @@ final class WebSocketSession implements LiveSubscription.Listener {
   private EventFormat format;
   private long heartbeat = -1;
   private boolean done;
+  /** Appends from one socket are sent one after the other, so they are applied in the order sent. */
+  private Future<?> appends = Future.succeededFuture();
 
   WebSocketSession(StreamServices services, RoutingContext ctx, String stream, ReadStart start, Runnable release) {
     this.services = services;
@@ -210,35 +214,38 @@ final class WebSocketSession implements LiveSubscription.Listener {
     AppendSpec spec = StreamHandler.appendSpec(body, body.length == 0 ? null : contentType, close,
         frame.getString("streamSeq"), producer);
     boolean withProducer = producer != null;
-    services.router().request(stream, new StreamRequest.Append(spec)).onComplete(ar -> {
-      if (done) {
-        return;
-      }
-      if (ar.failed()) {
-        error(id, Replies.failure(ar.cause()));
-        return;
-      }
-      StreamReply reply = ar.result();
-      if (reply.outcome() != Outcome.APPENDED && reply.outcome() != Outcome.DUPLICATE) {
-        error(id, Replies.refusal(reply));
-        return;
-      }
-      boolean fresh = reply.outcome() == Outcome.APPENDED;
-      JsonObject ack = new JsonObject().put("type", "ack").put("id", id)
-          .put("status", fresh && withProducer && spec.hasData() ? 200 : 204)
-          .put("duplicate", !fresh)
-          .put("nextOffset", reply.next() == null ? null : reply.next().toString());
-      if (reply.start() != null && fresh && spec.hasData()) {
-        ack.put("offset", reply.start().toString());
-      }
-      if (reply.closed()) {
-        ack.put("closed", true);
-      }
-      if (reply.producerEpoch() >= 0) {
-        ack.put("producerEpoch", reply.producerEpoch()).put("producerSeq", reply.producerSeq());
-      }
-      socket.writeTextMessage(ack.encode());
-    });
+    appends = appends.transform(previous -> services.router().request(stream, new StreamRequest.Append(spec))
+        .andThen(ar -> acknowledge(id, spec, withProducer, ar)));
+  }
+
+  private void acknowledge(Object id, AppendSpec spec, boolean withProducer, AsyncResult<StreamReply> ar) {
+    if (done) {
+      return;
+    }
+    if (ar.failed()) {
+      error(id, Replies.failure(ar.cause()));
+      return;
+    }
+    StreamReply reply = ar.result();
+    if (reply.outcome() != Outcome.APPENDED && reply.outcome() != Outcome.DUPLICATE) {
+      error(id, Replies.refusal(reply));
+      return;
+    }
+    boolean fresh = reply.outcome() == Outcome.APPENDED;
+    JsonObject ack = new JsonObject().put("type", "ack").put("id", id)
+        .put("status", fresh && withProducer && spec.hasData() ? 200 : 204)
+        .put("duplicate", !fresh)
+        .put("nextOffset", reply.next() == null ? null : reply.next().toString());
+    if (reply.start() != null && fresh && spec.hasData()) {
+      ack.put("offset", reply.start().toString());
+    }
+    if (reply.closed()) {
+      ack.put("closed", true);
+    }
+    if (reply.producerEpoch() >= 0) {
+      ack.put("producerEpoch", reply.producerEpoch()).put("producerSeq", reply.producerSeq());
+    }
+    socket.writeTextMessage(ack.encode());
   }
 
   /** The bytes of an append frame's {@code data}: JSON for JSON streams, a string or base64 otherwise. */
