@@ -140,6 +140,25 @@ class ErrorsIT {
   }
 
   @Test
+  void invalidForkOffset() {
+    refused(request(HttpMethod.PUT, path(), Map.of("Stream-Forked-From", created("text/plain", "x"),
+        "Stream-Fork-Offset", "12,3"), null), 400, "invalid_offset");
+  }
+
+  @Test
+  void nonNumericContentLengthIsRefusedOnARawConnection() throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", node.httpPort())) {
+      socket.setSoTimeout(10_000);
+      String request = "POST " + created("text/plain", null) + " HTTP/1.1\r\nHost: x\r\n"
+          + "Content-Type: text/plain\r\nContent-Length: lots\r\n\r\nabc";
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      String status = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+          StandardCharsets.US_ASCII)).readLine();
+      assertThat(status).startsWith("HTTP/1.1 400");
+    }
+  }
+
+  @Test
   void conflictingExpiry() {
     refused(request(HttpMethod.PUT, path(), Map.of("Stream-TTL", "60", "Stream-Expires-At", "2030-01-01T00:00:00Z"),
         null), 400, "conflicting_expiry");
@@ -463,6 +482,18 @@ class ErrorsIT {
     try (WsReader ws = http.ws(p + "?live=ws&offset=0000000000000099_0000000000000000")) {
       await().atMost(DEADLINE).until(() -> ws.closeStatus() != null);
       assertThat(ws.closeStatus()).isEqualTo((short) 4400);
+    }
+  }
+
+  @Test
+  void webSocketOnADeletedForkSourceCloses4410() {
+    String source = created("text/plain", "x");
+    assertThat(request(HttpMethod.PUT, path(), Map.of("Stream-Forked-From", source), null).status()).isEqualTo(201);
+    assertThat(http.delete(source).status()).isEqualTo(204);
+    try (WsReader ws = http.ws(source + "?live=ws&offset=-1")) {
+      await().atMost(DEADLINE).until(() -> ws.closeStatus() != null);
+      assertThat(ws.closeStatus()).isEqualTo((short) 4410);
+      assertThat(ws.frames("error").get(0).getString("code")).isEqualTo("stream_deleted");
     }
   }
 
