@@ -4,15 +4,12 @@ import io.tether.stream.AppendSpec;
 import io.tether.stream.CreateSpec;
 import io.tether.stream.ForkSpec;
 import io.tether.stream.Offset;
-import io.tether.stream.ProducerHeaders;
 import io.tether.stream.ReadStart;
-import io.tether.stream.StreamSettings;
 import io.tether.wire.WireInput;
 import io.tether.wire.WireMessage;
 import io.tether.wire.WireOutput;
 import io.tether.wire.WireTypes;
 
-import java.util.List;
 
 /**
  * A request addressed to the owner of one stream, sent over the clustered event bus to the stream's
@@ -57,26 +54,11 @@ public sealed interface StreamRequest extends WireMessage {
 
     @Override
     public void writeTo(WireOutput out) {
-      StreamSettings s = spec.settings();
-      out.writeString(s.contentType());
-      out.writeLong(s.ttlSeconds());
-      out.writeLong(s.expiresAtMillis());
-      out.writeByteList(spec.initialEvents());
-      out.writeBoolean(spec.closed());
-      out.writeBoolean(spec.fork() != null);
-      if (spec.fork() != null) {
-        out.writeString(spec.fork().source());
-        Offset.write(out, spec.fork().offset());
-        out.writeLong(spec.fork().subOffset());
-      }
+      spec.writeTo(out);
     }
 
     static Create readFrom(WireInput in) {
-      StreamSettings settings = new StreamSettings(in.readString(), in.readLong(), in.readLong());
-      List<byte[]> initial = in.readByteList();
-      boolean closed = in.readBoolean();
-      ForkSpec fork = in.readBoolean() ? new ForkSpec(in.readString(), Offset.read(in), in.readLong()) : null;
-      return new Create(new CreateSpec(settings, initial, closed, fork));
+      return new Create(CreateSpec.readFrom(in));
     }
   }
 
@@ -96,26 +78,11 @@ public sealed interface StreamRequest extends WireMessage {
 
     @Override
     public void writeTo(WireOutput out) {
-      out.writeBytes(spec.payload());
-      out.writeString(spec.contentType());
-      out.writeBoolean(spec.close());
-      out.writeString(spec.streamSeq());
-      ProducerHeaders p = spec.producer();
-      out.writeBoolean(p != null);
-      if (p != null) {
-        out.writeString(p.id());
-        out.writeLong(p.epoch());
-        out.writeLong(p.seq());
-      }
+      spec.writeTo(out);
     }
 
     static Append readFrom(WireInput in) {
-      byte[] payload = in.readBytes();
-      String contentType = in.readString();
-      boolean close = in.readBoolean();
-      String streamSeq = in.readString();
-      ProducerHeaders producer = in.readBoolean() ? new ProducerHeaders(in.readString(), in.readLong(), in.readLong()) : null;
-      return new Append(new AppendSpec(payload, contentType, close, streamSeq, producer));
+      return new Append(AppendSpec.readFrom(in));
     }
   }
 

@@ -1,5 +1,8 @@
 package io.tether.stream;
 
+import io.tether.wire.WireInput;
+import io.tether.wire.WireOutput;
+
 /**
  * One append as validated by the transport layer.
  *
@@ -21,5 +24,27 @@ public record AppendSpec(byte[] payload, String contentType, boolean close, Stri
 
   public boolean hasData() {
     return payload.length > 0;
+  }
+
+  public void writeTo(WireOutput out) {
+    out.writeBytes(payload);
+    out.writeString(contentType);
+    out.writeBoolean(close);
+    out.writeString(streamSeq);
+    out.writeBoolean(producer != null);
+    if (producer != null) {
+      out.writeString(producer.id());
+      out.writeLong(producer.epoch());
+      out.writeLong(producer.seq());
+    }
+  }
+
+  public static AppendSpec readFrom(WireInput in) {
+    byte[] payload = in.readBytes();
+    String contentType = in.readString();
+    boolean close = in.readBoolean();
+    String streamSeq = in.readString();
+    ProducerHeaders producer = in.readBoolean() ? new ProducerHeaders(in.readString(), in.readLong(), in.readLong()) : null;
+    return new AppendSpec(payload, contentType, close, streamSeq, producer);
   }
 }

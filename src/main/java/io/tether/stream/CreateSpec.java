@@ -1,5 +1,8 @@
 package io.tether.stream;
 
+import io.tether.wire.WireInput;
+import io.tether.wire.WireOutput;
+
 import java.util.List;
 
 /**
@@ -14,5 +17,25 @@ public record CreateSpec(StreamSettings settings, List<byte[]> initialEvents, bo
 
   public CreateSpec {
     initialEvents = initialEvents == null ? List.of() : List.copyOf(initialEvents);
+  }
+
+  public void writeTo(WireOutput out) {
+    settings.writeTo(out);
+    out.writeByteList(initialEvents);
+    out.writeBoolean(closed);
+    out.writeBoolean(fork != null);
+    if (fork != null) {
+      out.writeString(fork.source());
+      Offset.write(out, fork.offset());
+      out.writeLong(fork.subOffset());
+    }
+  }
+
+  public static CreateSpec readFrom(WireInput in) {
+    StreamSettings settings = StreamSettings.readFrom(in);
+    List<byte[]> initial = in.readByteList();
+    boolean closed = in.readBoolean();
+    ForkSpec fork = in.readBoolean() ? new ForkSpec(in.readString(), Offset.read(in), in.readLong()) : null;
+    return new CreateSpec(settings, initial, closed, fork);
   }
 }

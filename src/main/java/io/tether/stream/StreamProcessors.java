@@ -214,15 +214,7 @@ public final class StreamProcessors {
 
     @Override
     public void writeTo(WireOutput out) {
-      spec.settings().writeTo(out);
-      out.writeByteList(spec.initialEvents());
-      out.writeBoolean(spec.closed());
-      out.writeBoolean(spec.fork() != null);
-      if (spec.fork() != null) {
-        out.writeString(spec.fork().source());
-        Offset.write(out, spec.fork().offset());
-        out.writeLong(spec.fork().subOffset());
-      }
+      spec.writeTo(out);
       out.writeByteList(inherited);
       Offset.write(out, inheritedStart);
       out.writeLong(forkIndex);
@@ -236,15 +228,7 @@ public final class StreamProcessors {
     }
 
     static Create readFrom(WireInput in) {
-      StreamSettings settings = StreamSettings.readFrom(in);
-      List<byte[]> initial = in.readByteList();
-      boolean closed = in.readBoolean();
-      ForkSpec fork = null;
-      if (in.readBoolean()) {
-        fork = new ForkSpec(in.readString(), Offset.read(in), in.readLong());
-      }
-      CreateSpec spec = new CreateSpec(settings, initial, closed, fork);
-      return new Create(spec, in.readByteList(), Offset.read(in), in.readLong(),
+      return new Create(CreateSpec.readFrom(in), in.readByteList(), Offset.read(in), in.readLong(),
           new RingLimits(in.readInt(), in.readLong()), in.readLong(), in.readLong(), in.readString(), in.readLong(),
           in.readBoolean());
     }
@@ -289,27 +273,13 @@ public final class StreamProcessors {
 
     @Override
     public void writeTo(WireOutput out) {
-      out.writeBytes(spec.payload());
-      out.writeString(spec.contentType());
-      out.writeBoolean(spec.close());
-      out.writeString(spec.streamSeq());
-      out.writeBoolean(spec.producer() != null);
-      if (spec.producer() != null) {
-        out.writeString(spec.producer().id());
-        out.writeLong(spec.producer().epoch());
-        out.writeLong(spec.producer().seq());
-      }
+      spec.writeTo(out);
       out.writeLong(ownerEpoch);
       out.writeLong(now);
     }
 
     static Append readFrom(WireInput in) {
-      byte[] payload = in.readBytes();
-      String contentType = in.readString();
-      boolean close = in.readBoolean();
-      String streamSeq = in.readString();
-      ProducerHeaders producer = in.readBoolean() ? new ProducerHeaders(in.readString(), in.readLong(), in.readLong()) : null;
-      return new Append(new AppendSpec(payload, contentType, close, streamSeq, producer), in.readLong(), in.readLong());
+      return new Append(AppendSpec.readFrom(in), in.readLong(), in.readLong());
     }
   }
 
@@ -554,8 +524,16 @@ public final class StreamProcessors {
 
   // ------------------------------------------------------------------------------------------ backups
 
+  /** Base of the backup-side processors: they apply what the primary decided and replicate nothing further. */
+  abstract static class Backup implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage {
+    @Override
+    public final EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
+      return null;
+    }
+  }
+
   /** Backup side of an append: applies the effect decided on the primary, without re-validating. */
-  static final class ApplyAppend implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage {
+  static final class ApplyAppend extends Backup {
     static final int WIRE_TYPE = 120;
     private final AppendEffect effect;
 
@@ -570,11 +548,6 @@ public final class StreamProcessors {
         log.apply(effect);
         entry.setValue(log);
       }
-      return null;
-    }
-
-    @Override
-    public EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
       return null;
     }
 
@@ -594,7 +567,7 @@ public final class StreamProcessors {
   }
 
   /** Backup side of a create: the whole new state. */
-  static final class Put implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage {
+  static final class Put extends Backup {
     static final int WIRE_TYPE = 121;
     private final StreamLog log;
 
@@ -605,11 +578,6 @@ public final class StreamProcessors {
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
       entry.setValue(log);
-      return null;
-    }
-
-    @Override
-    public EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
       return null;
     }
 
@@ -629,17 +597,12 @@ public final class StreamProcessors {
   }
 
   /** Backup side of a removal. */
-  static final class Remove implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage {
+  static final class Remove extends Backup {
     static final int WIRE_TYPE = 122;
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
       entry.setValue(null);
-      return null;
-    }
-
-    @Override
-    public EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
       return null;
     }
 
@@ -658,7 +621,7 @@ public final class StreamProcessors {
   }
 
   /** Backup side of ownership, fork-reference and tombstone changes. */
-  static final class ApplyHeader implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage {
+  static final class ApplyHeader extends Backup {
     static final int WIRE_TYPE = 123;
     private final StreamHeader header;
 
@@ -673,11 +636,6 @@ public final class StreamProcessors {
         log.copyHeaderFrom(header);
         entry.setValue(log);
       }
-      return null;
-    }
-
-    @Override
-    public EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
       return null;
     }
 

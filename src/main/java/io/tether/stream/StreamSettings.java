@@ -45,13 +45,13 @@ public record StreamSettings(String contentType, long ttlSeconds, long expiresAt
     return new StreamSettings(type, ttlSeconds, expiresAtMillis);
   }
 
-  void writeTo(WireOutput out) {
+  public void writeTo(WireOutput out) {
     out.writeString(contentType);
     out.writeLong(ttlSeconds);
     out.writeLong(expiresAtMillis);
   }
 
-  static StreamSettings readFrom(WireInput in) {
+  public static StreamSettings readFrom(WireInput in) {
     return new StreamSettings(in.readString(), in.readLong(), in.readLong());
   }
 
