@@ -23,6 +23,7 @@ import io.tether.wire.HazelcastWireSerializer;
 import io.tether.wire.WireMessage;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
@@ -55,6 +56,7 @@ public final class TetherNode {
   private final HazelcastInstance hazelcast;
   private final Vertx vertx;
   private final StreamServices services;
+  private final NodeAgent agent;
   private final AtomicBoolean serving = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
 
@@ -63,6 +65,7 @@ public final class TetherNode {
     this.hazelcast = hazelcast;
     this.vertx = vertx;
     this.services = services;
+    this.agent = new NodeAgent(services);
   }
 
   /**
@@ -111,7 +114,7 @@ public final class TetherNode {
         services.store()::localSize);
     TetherNode node = new TetherNode(config, hazelcast, vertx, services);
     try {
-      vertx.deployVerticle(new NodeAgent(services)).await(30, TimeUnit.SECONDS);
+      vertx.deployVerticle(node.agent).await(30, TimeUnit.SECONDS);
       int instances = config.eventLoops();
       vertx.deployVerticle(() -> new HttpApi(services, node.serving::get), new DeploymentOptions().setInstances(instances))
           .await(30, TimeUnit.SECONDS);
@@ -177,18 +180,73 @@ public final class TetherNode {
     }
   }
 
-  /** Stops serving, leaves the cluster and releases everything. Idempotent. */
+  /**
+   * Leaves gracefully (SIGTERM): stops reporting ready, lets Hazelcast move this member's partitions to
+   * the others while the node still serves (owners of moved partitions step down, so requests reach the
+   * new owners), then tells the clients connected here to reconnect elsewhere, and leaves. Idempotent.
+   */
   public Future<Void> stop() {
     if (!stopped.compareAndSet(false, true)) {
       return Future.succeededFuture();
     }
     serving.set(false);
-    return vertx.close().recover(e -> Future.succeededFuture()).andThen(ar -> {
-      if (hazelcast.getLifecycleService().isRunning()) {
-        hazelcast.shutdown();
+    agent.leave();
+    Promise<Void> done = Promise.promise();
+    Thread handover = new Thread(() -> {
+      long started = System.nanoTime();
+      Thread leave = new Thread(() -> {
+        try {
+          hazelcast.shutdown();
+        } catch (RuntimeException e) {
+          log.warn("Hazelcast shutdown failed: {}", e.getMessage());
+        }
+      }, "tether-leave");
+      leave.start();
+      // Partitions migrate away only if other members are there to take them.
+      long deadline = System.currentTimeMillis() + 90_000;
+      while (leave.isAlive() && System.currentTimeMillis() < deadline && localPartitions() > 0) {
+        sleep(20);
       }
-      log.info("Tether node {} stopped", config.nodeId());
-    });
+      long handedOver = System.nanoTime();
+      services.owners().retireAll("node shutting down");
+      services.live().shutdownAll();
+      long drained = System.currentTimeMillis() + 2_000;
+      while (services.metrics().totalConnections() > 0 && System.currentTimeMillis() < drained) {
+        sleep(10);
+      }
+      // Close Vert.x (unregistering its event-bus addresses) while Hazelcast finishes leaving.
+      try {
+        vertx.close().await(60, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        log.debug("Vert.x did not close cleanly: {}", e.getMessage());
+      }
+      try {
+        leave.join(90_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      log.info("Tether node {} stopped: partitions handed over in {} ms, left the cluster in {} ms", config.nodeId(),
+          TimeUnit.NANOSECONDS.toMillis(handedOver - started), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+      done.complete();
+    }, "tether-stop");
+    handover.start();
+    return done.future();
+  }
+
+  private int localPartitions() {
+    try {
+      return services.cluster().localPrimaryPartitions();
+    } catch (RuntimeException e) {
+      return 0;
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Simulates a crash in tests: drops out of the cluster without any handover. */

@@ -4,11 +4,15 @@ import com.hazelcast.cluster.Member;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.partition.MigrationListener;
+import com.hazelcast.partition.MigrationState;
 import com.hazelcast.partition.Partition;
+import com.hazelcast.partition.ReplicaMigrationEvent;
 
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import java.util.stream.Collectors;
 
 /**
@@ -83,6 +87,45 @@ public final class ClusterView {
     } catch (RuntimeException e) {
       return false;
     }
+  }
+
+  /** Primary partitions this member holds. */
+  public int localPrimaryPartitions() {
+    int count = 0;
+    for (Partition partition : hazelcast.getPartitionService().getPartitions()) {
+      Member owner = partition.getOwner();
+      if (owner != null && owner.localMember()) {
+        count++;
+      }
+    }
+    return count;
+  }
+
+  /** Calls {@code onMovedAway} with the id of every partition whose primary copy leaves this member. */
+  public UUID onPrimaryMovedAway(IntConsumer onMovedAway) {
+    return hazelcast.getPartitionService().addMigrationListener(new MigrationListener() {
+      @Override
+      public void migrationStarted(MigrationState state) {
+      }
+
+      @Override
+      public void migrationFinished(MigrationState state) {
+      }
+
+      @Override
+      public void replicaMigrationCompleted(ReplicaMigrationEvent event) {
+        Member source = event.getSource();
+        Member destination = event.getDestination();
+        if (event.getReplicaIndex() == 0 && source != null && source.localMember()
+            && (destination == null || !destination.localMember())) {
+          onMovedAway.accept(event.getPartitionId());
+        }
+      }
+
+      @Override
+      public void replicaMigrationFailed(ReplicaMigrationEvent event) {
+      }
+    });
   }
 
   /** Calls {@code onLeft} with the Vert.x node id of every member that leaves (crash or shutdown). */

@@ -31,6 +31,13 @@ public final class LiveRegistry {
     return subscriptions.size();
   }
 
+  /** Ends every subscription on this node, telling each client to reconnect elsewhere. */
+  public void shutdownAll() {
+    for (LiveSubscription subscription : subscriptions.values()) {
+      subscription.shutdown();
+    }
+  }
+
   Collection<LiveSubscription> all() {
     return subscriptions.values();
   }

@@ -45,6 +45,12 @@ public final class LiveSubscription {
      * be reached.
      */
     void onEnd(StreamReply reply, Throwable error);
+
+    /**
+     * This node is shutting down: tell the client to reconnect (to another node) from its position.
+     * Called on the connection's context; the subscription has already ended.
+     */
+    void onNodeShutdown();
   }
 
   private static final int MAX_BUFFERED_PUSHES = 256;
@@ -270,6 +276,16 @@ public final class LiveSubscription {
         resubscribe();
       } else {
         suspectIndex = pushed.index();
+      }
+    });
+  }
+
+  /** This node is shutting down (any thread): end the subscription and let the transport say so. */
+  void shutdown() {
+    context.runOnContext(v -> {
+      if (state != State.ENDED) {
+        end();
+        listener.onNodeShutdown();
       }
     });
   }

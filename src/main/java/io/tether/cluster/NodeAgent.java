@@ -38,8 +38,10 @@ public final class NodeAgent extends VerticleBase {
   private MessageConsumer<WireMessage> control;
   private MessageConsumer<WireMessage> live;
   private UUID membershipListener;
+  private UUID migrationListener;
   private long sweepTimer = -1;
   private boolean sweeping;
+  private volatile boolean leaving;
 
   public NodeAgent(StreamServices services) {
     this.services = services;
@@ -49,6 +51,7 @@ public final class NodeAgent extends VerticleBase {
   public Future<?> start() {
     knownMembers.addAll(services.cluster().memberNodeIds());
     membershipListener = services.cluster().onMemberLeft(this::memberLeft);
+    migrationListener = services.cluster().onPrimaryMovedAway(this::partitionMovedAway);
     control = vertx.eventBus().consumer(Addresses.control(services.nodeId()), this::onControl);
     live = vertx.eventBus().consumer(Addresses.live(services.nodeId()), this::onLive);
     sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
@@ -58,12 +61,15 @@ public final class NodeAgent extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(sweepTimer);
-    if (membershipListener != null) {
-      try {
+    try {
+      if (membershipListener != null) {
         services.cluster().hazelcast().getCluster().removeMembershipListener(membershipListener);
-      } catch (RuntimeException e) {
-        log.debug("membership listener not removed: {}", e.getMessage());
       }
+      if (migrationListener != null) {
+        services.cluster().hazelcast().getPartitionService().removeMigrationListener(migrationListener);
+      }
+    } catch (RuntimeException e) {
+      log.debug("cluster listeners not removed: {}", e.getMessage());
     }
     return Future.all(control.unregister(), live.unregister()).recover(e -> Future.succeededFuture());
   }
@@ -80,7 +86,7 @@ public final class NodeAgent extends VerticleBase {
       message.reply(StreamReply.of(Outcome.OK).build());
       return;
     }
-    if (!services.cluster().isLocalOwner(stream)) {
+    if (leaving || !services.cluster().isLocalOwner(stream)) {
       // The partition moved since the sender looked: it will look again.
       message.reply(StreamReply.of(Outcome.MOVED).build());
       return;
@@ -116,6 +122,23 @@ public final class NodeAgent extends VerticleBase {
     return promise.future();
   }
 
+  /**
+   * This node is shutting down: it takes no new owners (requests wait until the stream's partition has
+   * moved to another member, which then activates one).
+   */
+  public void leave() {
+    leaving = true;
+  }
+
+  /** Retires the owners of a partition whose primary copy moved to another member. */
+  private void partitionMovedAway(int partition) {
+    for (StreamOwner owner : services.owners().all()) {
+      if (owner.partition() == partition) {
+        owner.retireAsync("its partition moved to another member");
+      }
+    }
+  }
+
   // ----------------------------------------------------------------------------------- live pushes
 
   private void onLive(Message<WireMessage> message) {
@@ -138,6 +161,7 @@ public final class NodeAgent extends VerticleBase {
     }
     knownMembers.remove(nodeId);
     log.info("member {} left; {} members remain", nodeId, services.cluster().memberCount());
+    services.router().memberLeft();
     for (StreamOwner owner : services.owners().all()) {
       owner.nodeLeft(nodeId);
     }

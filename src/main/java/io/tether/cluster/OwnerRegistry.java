@@ -25,6 +25,13 @@ public final class OwnerRegistry {
     return owners.size();
   }
 
+  /** Retires every owner on this node (handover at shutdown). */
+  public void retireAll(String why) {
+    for (StreamOwner owner : owners.values()) {
+      owner.retireAsync(why);
+    }
+  }
+
   public Collection<StreamOwner> all() {
     return owners.values();
   }

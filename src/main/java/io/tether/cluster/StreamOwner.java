@@ -50,6 +50,7 @@ public final class StreamOwner extends VerticleBase {
   private static final long GAP_WAIT_MILLIS = 100;
 
   private final String stream;
+  private final int partition;
   private final boolean mayCreate;
   private final boolean failover;
   private final StreamServices services;
@@ -69,6 +70,7 @@ public final class StreamOwner extends VerticleBase {
 
   StreamOwner(String stream, boolean mayCreate, boolean failover, StreamServices services) {
     this.stream = stream;
+    this.partition = services.cluster().partitionOf(stream);
     this.mayCreate = mayCreate;
     this.failover = failover;
     this.services = services;
@@ -76,6 +78,11 @@ public final class StreamOwner extends VerticleBase {
 
   public String stream() {
     return stream;
+  }
+
+  /** The Hazelcast partition holding the stream. */
+  public int partition() {
+    return partition;
   }
 
   /** Claims ownership, then registers the stream's address. Fails with {@link NotFound} for an absent stream. */

@@ -3,6 +3,7 @@ package io.tether.cluster;
 import io.tether.stream.Outcome;
 import io.tether.stream.StreamReply;
 import io.tether.wire.WireMessage;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -13,6 +14,9 @@ import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Sends a request to the owner of a stream, wherever it runs, and relays the answer. This is how every
@@ -33,12 +37,14 @@ public final class StreamRouter {
 
   private static final Logger log = LoggerFactory.getLogger(StreamRouter.class);
   private static final long MAX_BACKOFF_MILLIS = 200;
+  private static final long RESEND_AFTER_MEMBER_LEFT_MILLIS = 250;
 
   private final Vertx vertx;
   private final EventBus eventBus;
   private final ClusterView cluster;
   private final long requestTimeoutMillis;
   private final long deadlineMillis;
+  private final Set<Call<?>> inFlight = ConcurrentHashMap.newKeySet();
 
   public StreamRouter(Vertx vertx, ClusterView cluster, long requestTimeoutMillis, long deadlineMillis) {
     this.vertx = vertx;
@@ -70,71 +76,122 @@ public final class StreamRouter {
   }
 
   private <T extends WireMessage> Future<T> call(String stream, StreamRequest request) {
-    Promise<T> promise = Promise.promise();
-    attempt(stream, request, System.currentTimeMillis() + deadlineMillis, 0, promise);
-    return promise.future();
+    Call<T> call = new Call<>(stream, request, System.currentTimeMillis() + deadlineMillis);
+    inFlight.add(call);
+    call.promise.future().onComplete(ar -> inFlight.remove(call));
+    call.send();
+    return call.promise.future();
   }
 
-  @SuppressWarnings("unchecked")
-  private <T extends WireMessage> void attempt(String stream, StreamRequest request, long deadline, int tries,
-                                               Promise<T> promise) {
-    long timeout = Math.max(1, Math.min(requestTimeoutMillis, deadline - System.currentTimeMillis()));
-    DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeout);
-    eventBus.<WireMessage>request(Addresses.stream(stream), request, options).onComplete(ar -> {
-      if (ar.succeeded()) {
-        Message<WireMessage> message = ar.result();
-        WireMessage body = message.body();
-        if (body instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
-          retry(stream, request, deadline, tries, promise, backoff(tries), "owner moved");
-        } else {
-          promise.complete((T) body);
+  /**
+   * A member left the cluster: requests that may have been sent to it will never be answered, so the
+   * retriable ones are sent again instead of waiting for their timeout. The resend waits
+   * {@link #RESEND_AFTER_MEMBER_LEFT_MILLIS} for the event bus to drop the member's registrations, so it
+   * does not go to the same dead member.
+   */
+  public void memberLeft() {
+    vertx.setTimer(RESEND_AFTER_MEMBER_LEFT_MILLIS, t -> {
+      for (Call<?> call : inFlight) {
+        if (call.request.retriable()) {
+          call.context.runOnContext(v -> call.resend("a member left"));
         }
-        return;
-      }
-      Throwable cause = ar.cause();
-      if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
-        activate(stream, request instanceof StreamRequest.Create).onComplete(act -> {
-          if (act.failed()) {
-            retry(stream, request, deadline, tries, promise, backoff(tries), act.cause().getMessage());
-          } else if (act.result().outcome() == Outcome.NOT_FOUND) {
-            promise.complete((T) act.result());
-          } else {
-            // Activated: the new registration is visible to a fresh look-up, so send again at once.
-            boolean activated = act.result().outcome() == Outcome.OK;
-            retry(stream, request, deadline, tries, promise, activated ? 0 : backoff(tries), "activation");
-          }
-        });
-      } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
-        if (request.retriable()) {
-          retry(stream, request, deadline, tries, promise, 0, "timeout");
-        } else {
-          promise.fail(new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
-              "the stream owner did not answer in time; the request may or may not have been applied"));
-        }
-      } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-        promise.fail(new RouteException(RouteException.Kind.INTERNAL, re.getMessage()));
-      } else {
-        retry(stream, request, deadline, tries, promise, backoff(tries), String.valueOf(cause));
       }
     });
   }
 
-  private <T extends WireMessage> void retry(String stream, StreamRequest request, long deadline, int tries,
-                                             Promise<T> promise, long delayMillis, String why) {
-    long now = System.currentTimeMillis();
-    if (now >= deadline) {
-      promise.fail(new RouteException(RouteException.Kind.UNAVAILABLE,
-          "no owner for the stream answered within the route deadline (" + why + ")"));
-      return;
+  /** One routed request and its attempts; runs on the context that made it. */
+  private final class Call<T extends WireMessage> {
+    final String stream;
+    final StreamRequest request;
+    final long deadline;
+    final Promise<T> promise = Promise.promise();
+    final Context context = vertx.getOrCreateContext();
+    int tries;
+    int attempt;
+
+    Call(String stream, StreamRequest request, long deadline) {
+      this.stream = stream;
+      this.request = request;
+      this.deadline = deadline;
     }
-    if (tries >= 3) {
-      log.debug("retrying {} on {} after {} ms: {}", request.getClass().getSimpleName(), stream, delayMillis, why);
+
+    @SuppressWarnings("unchecked")
+    void send() {
+      int current = ++attempt;
+      long timeout = Math.max(1, Math.min(requestTimeoutMillis, deadline - System.currentTimeMillis()));
+      DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeout);
+      eventBus.<WireMessage>request(Addresses.stream(stream), request, options).onComplete(ar -> {
+        if (current != attempt || promise.future().isComplete()) {
+          return;
+        }
+        if (ar.succeeded()) {
+          WireMessage body = ar.result().body();
+          if (body instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
+            retry(backoff(tries), "owner moved");
+          } else {
+            promise.tryComplete((T) body);
+          }
+          return;
+        }
+        Throwable cause = ar.cause();
+        if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
+          activate(stream, request instanceof StreamRequest.Create).onComplete(act -> {
+            if (current != attempt || promise.future().isComplete()) {
+              return;
+            }
+            if (act.failed()) {
+              retry(backoff(tries), act.cause().getMessage());
+            } else if (act.result().outcome() == Outcome.NOT_FOUND) {
+              promise.tryComplete((T) act.result());
+            } else {
+              // Activated: the new registration is visible to a fresh look-up, so send again at once.
+              retry(act.result().outcome() == Outcome.OK ? 0 : backoff(tries), "activation");
+            }
+          });
+        } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
+          if (request.retriable()) {
+            retry(0, "timeout");
+          } else {
+            promise.tryFail(new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
+                "the stream owner did not answer in time; the request may or may not have been applied"));
+          }
+        } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+          promise.tryFail(new RouteException(RouteException.Kind.INTERNAL, re.getMessage()));
+        } else {
+          retry(backoff(tries), String.valueOf(cause));
+        }
+      });
     }
-    if (delayMillis <= 0) {
-      attempt(stream, request, deadline, tries + 1, promise);
-    } else {
-      vertx.setTimer(Math.min(delayMillis, Math.max(1, deadline - now)),
-          t -> attempt(stream, request, deadline, tries + 1, promise));
+
+    /** Abandons the current attempt (its answer, if any, is ignored) and sends again now. */
+    void resend(String why) {
+      if (!promise.future().isComplete()) {
+        attempt++;
+        retry(0, why);
+      }
+    }
+
+    void retry(long delayMillis, String why) {
+      long now = System.currentTimeMillis();
+      if (now >= deadline) {
+        promise.tryFail(new RouteException(RouteException.Kind.UNAVAILABLE,
+            "no owner for the stream answered within the route deadline (" + why + ")"));
+        return;
+      }
+      tries++;
+      if (tries > 3) {
+        log.debug("retrying {} on {} after {} ms: {}", request.getClass().getSimpleName(), stream, delayMillis, why);
+      }
+      if (delayMillis <= 0) {
+        send();
+      } else {
+        int current = attempt;
+        vertx.setTimer(Math.min(delayMillis, Math.max(1, deadline - now)), t -> {
+          if (current == attempt && !promise.future().isComplete()) {
+            send();
+          }
+        });
+      }
     }
   }
 

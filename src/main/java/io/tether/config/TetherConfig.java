@@ -124,7 +124,7 @@ public record TetherConfig(
         reader.integer("TETHER_EVENT_LOOPS", Runtime.getRuntime().availableProcessors()),
         reader.string("TETHER_ADMIN_TOKEN", ""),
         reader.string("TETHER_CORS_ORIGINS", "*"),
-        reader.longValue("TETHER_REQUEST_TIMEOUT_MS", 3_000),
+        reader.longValue("TETHER_REQUEST_TIMEOUT_MS", 1_500),
         reader.longValue("TETHER_ROUTE_DEADLINE_MS", 10_000));
   }
 

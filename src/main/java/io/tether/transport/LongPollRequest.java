@@ -74,14 +74,25 @@ final class LongPollRequest implements LiveSubscription.Listener {
     finish();
   }
 
+  /** The node shuts down: answer now as a timeout would, so the client polls again (elsewhere). */
+  @Override
+  public void onNodeShutdown() {
+    timeout();
+  }
+
   private void timeout() {
     timer = -1;
     if (done) {
       return;
     }
     HttpServerResponse response = ctx.response();
-    headers(response, subscription.position(), true, false);
-    response.setStatusCode(204).end();
+    if (subscription.position() == null) {
+      ApiError.of(503, "node_shutting_down", "this node is shutting down; retry").withHeader("Retry-After", "0")
+          .send(response);
+    } else {
+      headers(response, subscription.position(), true, false);
+      response.setStatusCode(204).end();
+    }
     finish();
   }
 

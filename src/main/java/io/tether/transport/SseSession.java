@@ -101,6 +101,21 @@ final class SseSession implements LiveSubscription.Listener {
     finish();
   }
 
+  /** The node shuts down: end the response; the client resumes elsewhere from its last control offset. */
+  @Override
+  public void onNodeShutdown() {
+    if (done) {
+      return;
+    }
+    if (!headersSent) {
+      ApiError.of(503, "node_shutting_down", "this node is shutting down; retry").withHeader("Retry-After", "0")
+          .send(response);
+    } else {
+      response.end(Buffer.buffer(": node shutting down, reconnect\n\n"));
+    }
+    finish();
+  }
+
   private void sendHeaders() {
     headersSent = true;
     format = EventFormat.of(subscription.settings().contentType());

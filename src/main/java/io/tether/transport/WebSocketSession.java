@@ -45,6 +45,8 @@ final class WebSocketSession implements LiveSubscription.Listener {
 
   /** Close codes (the HTTP status plus 4000 for refusals). */
   static final short CLOSE_STREAM_CLOSED = 1000;
+  /** Standard "service restart": the node is shutting down; reconnect (to another node) from the last offset. */
+  static final short CLOSE_NODE_SHUTDOWN = 1012;
   static final short CLOSE_BAD_REQUEST = 4400;
   static final short CLOSE_NOT_FOUND = 4404;
   static final short CLOSE_GONE = 4410;
@@ -148,6 +150,15 @@ final class WebSocketSession implements LiveSubscription.Listener {
       default -> CLOSE_UNAVAILABLE;
     };
     close(code, e.code());
+  }
+
+  @Override
+  public void onNodeShutdown() {
+    if (done || socket == null) {
+      return;
+    }
+    Offset position = subscription.position();
+    close(CLOSE_NODE_SHUTDOWN, position == null ? "node shutting down; reconnect" : "node shutting down; reconnect from " + position);
   }
 
   private void heartbeat() {

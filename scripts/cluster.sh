@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# A local Tether cluster of processes on loopback: the stand-in for pods.
+#
+#   scripts/cluster.sh up N       start nodes 1..N (those not running) and wait until every node is
+#                                 ready and sees N members
+#   scripts/cluster.sh down       stop every node (SIGTERM, then SIGKILL after 60 s)
+#   scripts/cluster.sh kill I     SIGKILL node I (a crash)
+#   scripts/cluster.sh stop I     SIGTERM node I (a pod deletion: graceful handover) and wait for it to exit
+#   scripts/cluster.sh start I    start node I again and wait until it is ready and has joined
+#   scripts/cluster.sh status     one line per node: id, pid, HTTP port, ready or not
+#
+# Node I listens for HTTP on TETHER_BASE_PORT+I (base 8080: 8081, 8082, ...) and for Hazelcast on
+# TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/.
+# Extra JVM options: TETHER_JVM_OPTS (default -Xmx512m). Any other TETHER_* variable is passed on.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+BASE_PORT="${TETHER_BASE_PORT:-8080}"
+CLUSTER_BASE_PORT="${TETHER_CLUSTER_BASE_PORT:-5700}"
+JVM_OPTS="${TETHER_JVM_OPTS:--Xmx512m}"
+DIR="$ROOT/target/cluster"
+mkdir -p "$DIR"
+
+usage() {
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+}
+
+http_port() { echo $((BASE_PORT + $1)); }
+pid_of() { cat "$DIR/node-$1.pid" 2>/dev/null || true; }
+alive() { local pid; pid=$(pid_of "$1"); [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+size() { cat "$DIR/size" 2>/dev/null || echo 0; }
+
+members_list() {
+  local n="$1" list="" i
+  for i in $(seq 1 "$n"); do
+    list+="${list:+,}127.0.0.1:$((CLUSTER_BASE_PORT + i))"
+  done
+  echo "$list"
+}
+
+start_node() {
+  local i="$1" n="$2"
+  if alive "$i"; then
+    return
+  fi
+  TETHER_NODE_ID="node-$i" \
+  TETHER_HTTP_HOST=127.0.0.1 \
+  TETHER_HTTP_PORT="$(http_port "$i")" \
+  TETHER_CLUSTER_HOST=127.0.0.1 \
+  TETHER_CLUSTER_PORT=$((CLUSTER_BASE_PORT + i)) \
+  TETHER_CLUSTER_MEMBERS="$(members_list "$n")" \
+  TETHER_CLUSTER_NAME="${TETHER_CLUSTER_NAME:-tether-local}" \
+    nohup java $JVM_OPTS -jar "$JAR" >>"$DIR/node-$i.log" 2>&1 &
+  echo $! >"$DIR/node-$i.pid"
+}
+
+# wait_members I N SECONDS: node I ready and reporting N members.
+wait_members() {
+  local i="$1" n="$2" deadline=$((SECONDS + ${3:-90})) url
+  url="http://127.0.0.1:$(http_port "$i")/health/ready"
+  until curl -fsS "$url" 2>/dev/null | grep -q "\"members\":$n[,}]"; do
+    if ! alive "$i"; then
+      echo "node $i exited; see $DIR/node-$i.log" >&2
+      return 1
+    fi
+    if (( SECONDS >= deadline )); then
+      echo "node $i not ready with $n members after ${3:-90} s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+cmd="${1:-}"
+case "$cmd" in
+  up)
+    n="${2:-}"
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || usage
+    ensure_jar
+    echo "$n" >"$DIR/size"
+    for i in $(seq 1 "$n"); do
+      start_node "$i" "$n"
+    done
+    for i in $(seq 1 "$n"); do
+      wait_members "$i" "$n"
+    done
+    echo "cluster of $n nodes ready: HTTP ports $(http_port 1)..$(http_port "$n")"
+    ;;
+  down)
+    for f in "$DIR"/node-*.pid; do
+      [[ -e "$f" ]] || continue
+      pid=$(cat "$f")
+      kill -TERM "$pid" 2>/dev/null || true
+    done
+    deadline=$((SECONDS + 60))
+    for f in "$DIR"/node-*.pid; do
+      [[ -e "$f" ]] || continue
+      pid=$(cat "$f")
+      while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
+      kill -KILL "$pid" 2>/dev/null || true
+      rm -f "$f"
+    done
+    echo "cluster stopped"
+    ;;
+  kill|stop)
+    i="${2:-}"
+    [[ "$i" =~ ^[1-9][0-9]*$ ]] || usage
+    pid=$(pid_of "$i")
+    if [[ -z "$pid" ]] || ! kill -0 "$pid" 2>/dev/null; then
+      echo "node $i is not running" >&2
+      exit 1
+    fi
+    if [[ "$cmd" == kill ]]; then
+      kill -KILL "$pid"
+      echo "node $i (pid $pid) killed"
+    else
+      kill -TERM "$pid"
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      echo "node $i (pid $pid) stopped"
+    fi
+    rm -f "$DIR/node-$i.pid"
+    ;;
+  start)
+    i="${2:-}"
+    [[ "$i" =~ ^[1-9][0-9]*$ ]] || usage
+    n=$(size)
+    (( n >= i )) || n="$i"
+    ensure_jar
+    start_node "$i" "$n"
+    running=0
+    for j in $(seq 1 "$n"); do alive "$j" && running=$((running + 1)); done
+    wait_members "$i" "$running"
+    echo "node $i ready ($running members)"
+    ;;
+  status)
+    for i in $(seq 1 "$(size)"); do
+      if alive "$i"; then
+        state=$(curl -fsS "http://127.0.0.1:$(http_port "$i")/health/ready" 2>/dev/null || echo '{"status":"DOWN"}')
+        echo "node-$i pid $(pid_of "$i") http $(http_port "$i") $state"
+      else
+        echo "node-$i not running"
+      fi
+    done
+    ;;
+  *)
+    usage
+    ;;
+esac

@@ -1,0 +1,66 @@
+package io.tether.support;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Drives {@code scripts/cluster.sh} from tests: real JVMs on loopback, killed with real signals. Uses
+ * its own port range and cluster name so it never meets a cluster started by hand.
+ */
+public final class LocalCluster implements AutoCloseable {
+
+  private final Path root;
+  private final Map<String, String> env = new HashMap<>();
+  private final int basePort;
+
+  public LocalCluster(int basePort, int clusterBasePort) {
+    this.root = Path.of("").toAbsolutePath();
+    this.basePort = basePort;
+    env.put("TETHER_BASE_PORT", Integer.toString(basePort));
+    env.put("TETHER_CLUSTER_BASE_PORT", Integer.toString(clusterBasePort));
+    env.put("TETHER_CLUSTER_NAME", "failover-it-" + ProcessHandle.current().pid());
+    env.put("TETHER_JVM_OPTS", "-Xmx384m");
+    env.put("TETHER_HEARTBEAT_SECONDS", "2");
+  }
+
+  /** HTTP port of node {@code i} (1-based). */
+  public int port(int i) {
+    return basePort + i;
+  }
+
+  public String run(String... args) {
+    List<String> command = new ArrayList<>();
+    command.add(root.resolve("scripts/cluster.sh").toString());
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true);
+    builder.environment().putAll(env);
+    try {
+      Process process = builder.start();
+      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!process.waitFor(180, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IllegalStateException("cluster.sh " + String.join(" ", args) + " timed out");
+      }
+      if (process.exitValue() != 0) {
+        throw new IllegalStateException("cluster.sh " + String.join(" ", args) + " failed:\n" + output);
+      }
+      return output;
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    run("down");
+  }
+}
