@@ -6,10 +6,15 @@ import io.tether.wire.WireOutput;
 
 /**
  * Sent to the control address of the node that holds a stream's primary partition when the stream's
- * address has no handler: start its owner verticle there. {@code create} allows activating a stream
- * that does not exist yet (a PUT).
+ * address has no handler: start its owner verticle there, then hand it {@code request} and answer with
+ * the owner's reply (saving the requester a second trip and an event-bus look-up). A {@code Create}
+ * request may activate a stream that does not exist yet.
  */
-public record Activate(String stream, boolean create) implements WireMessage {
+public record Activate(String stream, StreamRequest request) implements WireMessage {
+
+  public boolean create() {
+    return request instanceof StreamRequest.Create;
+  }
 
   static final int WIRE_TYPE = 221;
 
@@ -21,10 +26,10 @@ public record Activate(String stream, boolean create) implements WireMessage {
   @Override
   public void writeTo(WireOutput out) {
     out.writeString(stream);
-    out.writeBoolean(create);
+    out.writeMessage(request);
   }
 
   static Activate readFrom(WireInput in) {
-    return new Activate(in.readString(), in.readBoolean());
+    return new Activate(in.readString(), in.readMessage());
   }
 }

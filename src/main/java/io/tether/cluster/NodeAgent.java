@@ -7,6 +7,7 @@ import io.tether.wire.WireMessage;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import org.slf4j.Logger;
@@ -82,23 +83,35 @@ public final class NodeAgent extends VerticleBase {
       return;
     }
     String stream = activate.stream();
+    Future<Void> ready;
     if (services.owners().get(stream) != null) {
-      message.reply(StreamReply.of(Outcome.OK).build());
-      return;
-    }
-    if (leaving || !services.cluster().isLocalOwner(stream)) {
-      // The partition moved since the sender looked: it will look again.
+      ready = Future.succeededFuture();
+    } else if (leaving || !services.cluster().isLocalOwner(stream)) {
+      // The partition moved since the sender looked (or this node is leaving): it will look again.
       message.reply(StreamReply.of(Outcome.MOVED).build());
       return;
+    } else {
+      ready = activate(stream, activate.create(), false);
     }
-    activate(stream, activate.create(), false).onComplete(ar -> {
-      if (ar.succeeded()) {
-        message.reply(StreamReply.of(Outcome.OK).build());
-      } else if (ar.cause() instanceof StreamOwner.NotFound) {
-        message.reply(StreamReply.refusal(Outcome.NOT_FOUND, "stream not found"));
-      } else {
-        message.fail(500, "activation of " + stream + " failed: " + ar.cause().getMessage());
+    ready.onComplete(ar -> {
+      if (ar.failed()) {
+        if (ar.cause() instanceof StreamOwner.NotFound) {
+          message.reply(StreamReply.refusal(Outcome.NOT_FOUND, "stream not found"));
+        } else {
+          message.fail(500, "activation of " + stream + " failed: " + ar.cause().getMessage());
+        }
+        return;
       }
+      // Hand the request to the owner on this node and relay its answer.
+      vertx.eventBus().<WireMessage>request(Addresses.stream(stream), activate.request(),
+              new DeliveryOptions().setLocalOnly(true).setSendTimeout(services.config().requestTimeoutMillis()))
+          .onComplete(reply -> {
+            if (reply.succeeded()) {
+              message.reply(reply.result().body());
+            } else {
+              message.reply(StreamReply.of(Outcome.MOVED).detail(reply.cause().getMessage()).build());
+            }
+          });
     });
   }
 

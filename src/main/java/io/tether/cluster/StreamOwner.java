@@ -56,6 +56,8 @@ public final class StreamOwner extends VerticleBase {
   private final StreamServices services;
 
   private long epoch;
+  private boolean ready;
+  private final List<Message<WireMessage>> early = new ArrayList<>();
   private boolean retired;
   private MessageConsumer<WireMessage> consumer;
   private long leaseTimer = -1;
@@ -85,27 +87,25 @@ public final class StreamOwner extends VerticleBase {
     return partition;
   }
 
-  /** Claims ownership, then registers the stream's address. Fails with {@link NotFound} for an absent stream. */
+  /**
+   * Claims ownership and registers the stream's address at the same time (requests that arrive before
+   * the claim completes wait for it). Fails with {@link NotFound} for an absent stream unless this
+   * owner was started to create it.
+   */
   @Override
   public Future<?> start() {
-    return services.store().execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
-        .compose(reply -> {
-          if (reply.releaseSource() != null) {
-            releaseForkReference(reply.releaseSource());
+    consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
+    Future<StreamReply> claim = services.store()
+        .execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
+        .andThen(ar -> {
+          if (ar.succeeded()) {
+            claimed(ar.result());
           }
-          if (reply.outcome() == Outcome.ABSENT) {
-            if (!mayCreate) {
-              return Future.failedFuture(new NotFound());
-            }
-            epoch = 0;
-          } else {
-            epoch = reply.ownerEpoch();
-            nextPush = reply.next().index();
-            services.metrics().claimed(failover);
-          }
-          consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
-          return consumer.completion();
-        })
+        });
+    return Future.all(claim, consumer.completion())
+        .compose(v -> claim.result().outcome() == Outcome.ABSENT && !mayCreate
+            ? consumer.unregister().transform(x -> Future.failedFuture(new NotFound()))
+            : Future.succeededFuture())
         .onSuccess(v -> {
           services.owners().add(this);
           services.metrics().ownedStreams().incrementAndGet();
@@ -113,6 +113,23 @@ public final class StreamOwner extends VerticleBase {
           leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
           log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
         });
+  }
+
+  private void claimed(StreamReply reply) {
+    if (reply.releaseSource() != null) {
+      releaseForkReference(reply.releaseSource());
+    }
+    if (reply.outcome() == Outcome.ABSENT) {
+      epoch = 0;
+    } else {
+      epoch = reply.ownerEpoch();
+      nextPush = reply.next().index();
+      services.metrics().claimed(failover);
+    }
+    ready = true;
+    List<Message<WireMessage>> waiting = new ArrayList<>(early);
+    early.clear();
+    waiting.forEach(this::handle);
   }
 
   @Override
@@ -128,6 +145,10 @@ public final class StreamOwner extends VerticleBase {
   // ------------------------------------------------------------------------------------ dispatch
 
   private void handle(Message<WireMessage> message) {
+    if (!ready) {
+      early.add(message);
+      return;
+    }
     if (retired) {
       message.reply(moved());
       return;

@@ -79,7 +79,12 @@ public final class StreamRouter {
     Call<T> call = new Call<>(stream, request, System.currentTimeMillis() + deadlineMillis);
     inFlight.add(call);
     call.promise.future().onComplete(ar -> inFlight.remove(call));
-    call.send();
+    if (request instanceof StreamRequest.Create) {
+      // Most creates are for new streams: skip the look-up that would only find no owner.
+      call.activate(++call.attempt);
+    } else {
+      call.send();
+    }
     return call.promise.future();
   }
 
@@ -135,19 +140,7 @@ public final class StreamRouter {
         }
         Throwable cause = ar.cause();
         if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
-          activate(stream, request instanceof StreamRequest.Create).onComplete(act -> {
-            if (current != attempt || promise.future().isComplete()) {
-              return;
-            }
-            if (act.failed()) {
-              retry(backoff(tries), act.cause().getMessage());
-            } else if (act.result().outcome() == Outcome.NOT_FOUND) {
-              promise.tryComplete((T) act.result());
-            } else {
-              // Activated: the new registration is visible to a fresh look-up, so send again at once.
-              retry(act.result().outcome() == Outcome.OK ? 0 : backoff(tries), "activation");
-            }
-          });
+          activate(current);
         } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
           if (request.retriable()) {
             retry(0, "timeout");
@@ -161,6 +154,33 @@ public final class StreamRouter {
           retry(backoff(tries), String.valueOf(cause));
         }
       });
+    }
+
+    /**
+     * Nobody owns the stream: ask the node holding its partition to start an owner and hand it the
+     * request; its answer is the owner's.
+     */
+    @SuppressWarnings("unchecked")
+    void activate(int current) {
+      String node = cluster.ownerNodeOf(stream);
+      if (node == null) {
+        retry(backoff(tries), "partition of " + stream + " has no owner yet");
+        return;
+      }
+      long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
+      eventBus.<WireMessage>request(Addresses.control(node), new Activate(stream, request),
+          new DeliveryOptions().setSendTimeout(timeout)).onComplete(act -> {
+            if (current != attempt || promise.future().isComplete()) {
+              return;
+            }
+            if (act.failed()) {
+              retry(backoff(tries), String.valueOf(act.cause().getMessage()));
+            } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
+              retry(backoff(tries), "activation moved");
+            } else {
+              promise.tryComplete((T) act.result().body());
+            }
+          });
     }
 
     /** Abandons the current attempt (its answer, if any, is ignored) and sends again now. */
@@ -197,17 +217,6 @@ public final class StreamRouter {
 
   private static long backoff(int tries) {
     return Math.min(MAX_BACKOFF_MILLIS, 5L << Math.min(tries, 6));
-  }
-
-  /** Asks the node holding the stream's primary partition to start its owner. */
-  private Future<StreamReply> activate(String stream, boolean create) {
-    String node = cluster.ownerNodeOf(stream);
-    if (node == null) {
-      return Future.failedFuture("partition of " + stream + " has no owner yet");
-    }
-    DeliveryOptions options = new DeliveryOptions().setSendTimeout(requestTimeoutMillis);
-    return eventBus.<StreamReply>request(Addresses.control(node), new Activate(stream, create), options)
-        .map(Message::body);
   }
 
   /** A request that could not be completed; the transport maps {@link Kind} to a status. */

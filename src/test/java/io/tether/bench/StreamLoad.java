@@ -28,8 +28,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * carries its send time, so the readers measure append-to-SSE-delivery latency in the same process.
  *
  * <pre>
- * StreamLoad BASE_URL STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL
+ * StreamLoad BASE_URLS STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL
  * </pre>
+ *
+ * With several comma-separated base URLs (the nodes of a Tether cluster), writers spread their appends
+ * over all nodes and each stream's reader connects to a node that does not own the stream (found with
+ * {@code /v1/admin/streams/{name}}), so every delivery crosses the cluster.
  *
  * Prints one result line: {@code RESULT label streams writers appends/s ack_p50 ack_p99 deliver_p50
  * deliver_p99 delivered missing} (latencies in milliseconds). A delivery is counted once per event;
@@ -45,7 +49,8 @@ public final class StreamLoad {
       System.err.println("usage: StreamLoad BASE_URL STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL");
       System.exit(2);
     }
-    String base = args[0];
+    String[] bases = args[0].split(",");
+    String base = bases[0];
     int streams = Integer.parseInt(args[1]);
     int writers = Integer.parseInt(args[2]);
     int warmup = Integer.parseInt(args[3]);
@@ -56,9 +61,13 @@ public final class StreamLoad {
     HttpClient client = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(10))
         .version(HttpClient.Version.HTTP_1_1).build();
     String run = UUID.randomUUID().toString().substring(0, 8);
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < streams; i++) {
+      names.add("bench-" + run + "-" + i);
+    }
     List<String> urls = new ArrayList<>();
     for (int i = 0; i < streams; i++) {
-      urls.add(base + "/v1/stream/bench-" + run + "-" + i);
+      urls.add(bases[i % bases.length] + "/v1/stream/" + names.get(i));
     }
 
     // Create the streams.
@@ -79,8 +88,10 @@ public final class StreamLoad {
     AtomicLong measureStart = new AtomicLong(Long.MAX_VALUE);
     CountDownLatch live = new CountDownLatch(streams);
     List<CompletableFuture<?>> readers = new ArrayList<>();
-    for (String url : urls) {
-      HttpRequest sse = HttpRequest.newBuilder(URI.create(url + "?live=sse&offset=now")).GET().build();
+    for (int i = 0; i < streams; i++) {
+      String readerBase = bases.length == 1 ? base : nonOwner(client, bases, names.get(i));
+      HttpRequest sse = HttpRequest.newBuilder(URI.create(readerBase + "/v1/stream/" + names.get(i)
+          + "?live=sse&offset=now")).GET().build();
       readers.add(client.sendAsync(sse, HttpResponse.BodyHandlers.fromLineSubscriber(
           new SseLines(live, delivery, delivered, measureStart))));
       if (readers.size() % 100 == 0) {
@@ -102,7 +113,7 @@ public final class StreamLoad {
       Thread t = new Thread(() -> {
         int next = writer;
         while (running.get()) {
-          String url = urls.get(next % streams);
+          String url = bases[next % bases.length] + "/v1/stream/" + names.get(next % streams);
           next += writers;
           long sent = System.nanoTime();
           HttpRequest post = HttpRequest.newBuilder(URI.create(url))
@@ -165,6 +176,24 @@ public final class StreamLoad {
     }
     executor.shutdownNow();
     System.exit(0);
+  }
+
+  /** A base URL whose node does not own {@code stream} (the owner is asked on the first node). */
+  static String nonOwner(HttpClient client, String[] bases, String stream) {
+    try {
+      String body = client.send(HttpRequest.newBuilder(URI.create(bases[0] + "/v1/admin/streams/" + stream)).GET().build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      int at = body.indexOf("\"httpPort\":");
+      int port = Integer.parseInt(body.substring(at + 11, body.indexOf(',', at)));
+      for (String b : bases) {
+        if (!b.endsWith(":" + port)) {
+          return b;
+        }
+      }
+      return bases[0];
+    } catch (Exception e) {
+      throw new IllegalStateException("owner look-up of " + stream + " failed", e);
+    }
   }
 
   /** Parses SSE lines; each {@code t=<nanos>;} token in a data event is one delivered append. */
