@@ -39,6 +39,19 @@ members_list() {
   echo "$list"
 }
 
+# The secret every node signs session tokens with: TETHER_TOKEN_SECRET, else one generated once and
+# kept in target/cluster/, so tokens stay valid across node restarts of the local cluster.
+token_secret() {
+  if [[ -n "${TETHER_TOKEN_SECRET:-}" ]]; then
+    echo "$TETHER_TOKEN_SECRET"
+    return
+  fi
+  if [[ ! -s "$DIR/token-secret" ]]; then
+    head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$DIR/token-secret"
+  fi
+  cat "$DIR/token-secret"
+}
+
 start_node() {
   local i="$1" n="$2"
   if alive "$i"; then
@@ -51,6 +64,7 @@ start_node() {
   TETHER_CLUSTER_PORT=$((CLUSTER_BASE_PORT + i)) \
   TETHER_CLUSTER_MEMBERS="$(members_list "$n")" \
   TETHER_CLUSTER_NAME="${TETHER_CLUSTER_NAME:-tether-local}" \
+  TETHER_TOKEN_SECRET="$(token_secret)" \
     nohup java $JVM_OPTS -jar "$JAR" >>"$DIR/node-$i.log" 2>&1 &
   echo $! >"$DIR/node-$i.pid"
 }

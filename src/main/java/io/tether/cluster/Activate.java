@@ -9,8 +9,17 @@ import io.tether.wire.WireOutput;
  * address has no handler: start its owner verticle there, then hand it {@code request} and answer with
  * the owner's reply (saving the requester a second trip and an event-bus look-up). A {@code Create}
  * request may activate a stream that does not exist yet.
+ *
+ * <p>{@code anywhere} asks the receiving node to activate the owner even though it does not hold the
+ * partition: the router's fallback when the partition's node cannot take it yet (it joined the cluster
+ * but its Tether services are still starting). Fencing keeps that safe; the owner stays off-partition
+ * (one more hop per append) until the stream next changes owner.
  */
-public record Activate(String stream, StreamRequest request) implements WireMessage {
+public record Activate(String stream, StreamRequest request, boolean anywhere) implements WireMessage {
+
+  public Activate(String stream, StreamRequest request) {
+    this(stream, request, false);
+  }
 
   public boolean create() {
     return request instanceof StreamRequest.Create;
@@ -27,9 +36,10 @@ public record Activate(String stream, StreamRequest request) implements WireMess
   public void writeTo(WireOutput out) {
     out.writeString(stream);
     out.writeMessage(request);
+    out.writeBoolean(anywhere);
   }
 
   static Activate readFrom(WireInput in) {
-    return new Activate(in.readString(), in.readMessage());
+    return new Activate(in.readString(), in.readMessage(), in.readBoolean());
   }
 }

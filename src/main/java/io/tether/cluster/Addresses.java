@@ -16,6 +16,9 @@ public final class Addresses {
     return "tether.node." + nodeId;
   }
 
+  /** Published by a node that is about to leave, after it stopped answering for any stream. */
+  public static final String LEAVING = "tether.leaving";
+
   /** A node's live address: owners push new events for the subscriptions held there. */
   public static String live(String nodeId) {
     return "tether.live." + nodeId;

@@ -13,5 +13,6 @@ public final class ClusterMessages {
     WireTypes.register(OwnerInfo.WIRE_TYPE, OwnerInfo::readFrom);
     WireTypes.register(Activate.WIRE_TYPE, Activate::readFrom);
     WireTypes.register(LivePush.WIRE_TYPE, LivePush::readFrom);
+    WireTypes.register(CommandReply.WIRE_TYPE, CommandReply::readFrom);
   }
 }

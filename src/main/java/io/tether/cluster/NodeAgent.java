@@ -38,6 +38,7 @@ public final class NodeAgent extends VerticleBase {
   private final Set<String> knownMembers = ConcurrentHashMap.newKeySet();
   private MessageConsumer<WireMessage> control;
   private MessageConsumer<WireMessage> live;
+  private MessageConsumer<String> leavingNotices;
   private UUID membershipListener;
   private UUID migrationListener;
   private long sweepTimer = -1;
@@ -55,8 +56,14 @@ public final class NodeAgent extends VerticleBase {
     migrationListener = services.cluster().onPrimaryMovedAway(this::partitionMovedAway);
     control = vertx.eventBus().consumer(Addresses.control(services.nodeId()), this::onControl);
     live = vertx.eventBus().consumer(Addresses.live(services.nodeId()), this::onLive);
+    leavingNotices = vertx.eventBus().consumer(Addresses.LEAVING, notice -> {
+      if (!services.nodeId().equals(notice.body())) {
+        // Requests in flight to that node may have reached an address it no longer handles.
+        services.router().memberLeft();
+      }
+    });
     sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
-    return Future.all(control.completion(), live.completion());
+    return Future.all(control.completion(), live.completion(), leavingNotices.completion());
   }
 
   @Override
@@ -72,7 +79,8 @@ public final class NodeAgent extends VerticleBase {
     } catch (RuntimeException e) {
       log.debug("cluster listeners not removed: {}", e.getMessage());
     }
-    return Future.all(control.unregister(), live.unregister()).recover(e -> Future.succeededFuture());
+    return Future.all(control.unregister(), live.unregister(), leavingNotices.unregister())
+        .recover(e -> Future.succeededFuture());
   }
 
   // ----------------------------------------------------------------------------------- activation
@@ -86,7 +94,7 @@ public final class NodeAgent extends VerticleBase {
     Future<Void> ready;
     if (services.owners().get(stream) != null) {
       ready = Future.succeededFuture();
-    } else if (leaving || !services.cluster().isLocalOwner(stream)) {
+    } else if (leaving || (!activate.anywhere() && !services.cluster().isLocalOwner(stream))) {
       // The partition moved since the sender looked (or this node is leaving): it will look again.
       message.reply(StreamReply.of(Outcome.MOVED).build());
       return;
@@ -141,6 +149,11 @@ public final class NodeAgent extends VerticleBase {
    */
   public void leave() {
     leaving = true;
+  }
+
+  /** Tells the other nodes that this one stopped answering, so they resend what they had in flight here. */
+  public void announceLeaving() {
+    vertx.eventBus().publish(Addresses.LEAVING, services.nodeId());
   }
 
   /** Retires the owners of a partition whose primary copy moved to another member. */

@@ -1,13 +1,21 @@
 package io.tether.cluster;
 
+import io.vertx.core.Future;
+
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** The stream owners running on this node, by stream name. */
 public final class OwnerRegistry {
 
   private final Map<String, StreamOwner> owners = new ConcurrentHashMap<>();
+  private final Set<StreamOwner> retiring = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger operationsInFlight = new AtomicInteger();
 
   void add(StreamOwner owner) {
     owners.put(owner.stream(), owner);
@@ -30,6 +38,32 @@ public final class OwnerRegistry {
     for (StreamOwner owner : owners.values()) {
       owner.retireAsync(why);
     }
+  }
+
+  /** Entry processors submitted by owners on this node and not yet answered. */
+  public int operationsInFlight() {
+    return operationsInFlight.get();
+  }
+
+  AtomicInteger operationCounter() {
+    return operationsInFlight;
+  }
+
+  void retiring(StreamOwner owner) {
+    retiring.add(owner);
+  }
+
+  void retired(StreamOwner owner) {
+    retiring.remove(owner);
+  }
+
+  /** Unregisters the addresses of every owner that stepped down but still answers MOVED (shutdown). */
+  public Future<Void> unregisterRetired() {
+    List<Future<Void>> all = new ArrayList<>();
+    for (StreamOwner owner : retiring) {
+      all.add(owner.unregister());
+    }
+    return Future.join(all).mapEmpty();
   }
 
   public Collection<StreamOwner> all() {

@@ -11,6 +11,7 @@ import io.tether.stream.StreamReply;
 import io.tether.stream.StreamSettings;
 import io.tether.wire.WireMessage;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
@@ -46,6 +47,8 @@ public final class StreamOwner extends VerticleBase {
   /** Events kept after pushing, to serve a subscription that activates just behind the push position. */
   private static final int RECENT_EVENTS = 64;
   private static final long RECENT_BYTES = 256 * 1024;
+  /** How long a retired owner keeps answering MOVED before it unregisters. */
+  private static final long RETIRED_GRACE_MILLIS = 5_000;
   /** How long an out-of-order completion may wait for the missing one before the owner re-reads. */
   private static final long GAP_WAIT_MILLIS = 100;
 
@@ -61,6 +64,9 @@ public final class StreamOwner extends VerticleBase {
   private boolean retired;
   private MessageConsumer<WireMessage> consumer;
   private long leaseTimer = -1;
+  /** Logic running beside this owner for this stream (a session's conversation), or {@code null}. */
+  private OwnerCompanion companion;
+  private boolean exists;
 
   // Live fan-out state, confined to this verticle's context.
   private final Map<SubKey, Sub> subs = new HashMap<>();
@@ -112,6 +118,9 @@ public final class StreamOwner extends VerticleBase {
           long interval = services.config().heartbeatSeconds() * 1000L;
           leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
           log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
+          if (exists) {
+            startCompanion();
+          }
         });
   }
 
@@ -122,6 +131,7 @@ public final class StreamOwner extends VerticleBase {
     if (reply.outcome() == Outcome.ABSENT) {
       epoch = 0;
     } else {
+      exists = true;
       epoch = reply.ownerEpoch();
       nextPush = reply.next().index();
       services.metrics().claimed(failover);
@@ -137,7 +147,9 @@ public final class StreamOwner extends VerticleBase {
     if (leaseTimer >= 0) {
       vertx.cancelTimer(leaseTimer);
     }
+    stopCompanion();
     services.owners().remove(this);
+    services.owners().retired(this);
     services.metrics().ownedStreams().decrementAndGet();
     return consumer == null ? Future.succeededFuture() : consumer.unregister().recover(e -> Future.succeededFuture());
   }
@@ -186,6 +198,8 @@ public final class StreamOwner extends VerticleBase {
       message.reply(StreamReply.of(Outcome.OK).build());
     } else if (body instanceof StreamRequest.Describe) {
       describe(message);
+    } else if (body instanceof StreamRequest.Command r) {
+      command(message, r);
     } else {
       message.fail(400, "unknown request " + body.getClass().getSimpleName());
     }
@@ -193,7 +207,10 @@ public final class StreamOwner extends VerticleBase {
 
   /** Runs a processor; a stale-owner answer retires this owner and becomes {@link Outcome#MOVED}. */
   private Future<StreamReply> execute(StreamProcessors.Primary processor) {
-    return services.store().execute(stream, processor, context).map(reply -> {
+    services.owners().operationCounter().incrementAndGet();
+    return services.store().execute(stream, processor, context)
+        .andThen(ar -> services.owners().operationCounter().decrementAndGet())
+        .map(reply -> {
       if (reply.outcome() == Outcome.STALE_OWNER) {
         retire("fenced by epoch " + reply.ownerEpoch() + " on " + reply.ownerNode());
         return moved();
@@ -218,12 +235,26 @@ public final class StreamOwner extends VerticleBase {
   // ------------------------------------------------------------------------------------ writes
 
   private void append(Message<WireMessage> message, AppendSpec spec) {
+    if (companion != null) {
+      // The companion is the stream's only writer (a session is written through the session API).
+      message.reply(StreamReply.refusal(Outcome.FORBIDDEN, "this stream is written by its session only"));
+      return;
+    }
+    appendSpec(spec).onComplete(ar -> {
+      if (ar.failed()) {
+        message.fail(500, String.valueOf(ar.cause().getMessage()));
+      } else {
+        message.reply(ar.result());
+      }
+    });
+  }
+
+  private Future<StreamReply> appendSpec(AppendSpec spec) {
     long started = System.nanoTime();
-    execute(new StreamProcessors.Append(spec, epoch, now())).onComplete(ar -> {
+    return execute(new StreamProcessors.Append(spec, epoch, now())).andThen(ar -> {
       if (ar.failed()) {
         // The processor may or may not have run; re-read so live readers cannot miss an applied event.
         scheduleResync();
-        message.fail(500, String.valueOf(ar.cause().getMessage()));
         return;
       }
       StreamReply reply = ar.result();
@@ -233,8 +264,72 @@ public final class StreamOwner extends VerticleBase {
       } else {
         services.metrics().appendRefused();
       }
-      message.reply(reply);
     });
+  }
+
+  // ------------------------------------------------------------------------------------ companion
+
+  private void command(Message<WireMessage> message, StreamRequest.Command r) {
+    if (companion == null) {
+      message.reply(StreamReply.refusal(Outcome.NOT_FOUND, "no session for this stream"));
+      return;
+    }
+    companion.command(r.json()).onComplete(ar -> {
+      if (ar.succeeded()) {
+        message.reply(new CommandReply(ar.result()));
+      } else {
+        message.fail(500, String.valueOf(ar.cause().getMessage()));
+      }
+    });
+  }
+
+  private void startCompanion() {
+    if (companion != null || retired || services.companions() == null) {
+      return;
+    }
+    companion = services.companions().create(new Handle());
+    if (companion != null) {
+      companion.start();
+    }
+  }
+
+  private void stopCompanion() {
+    if (companion != null) {
+      OwnerCompanion stopping = companion;
+      companion = null;
+      stopping.stop();
+    }
+  }
+
+  /** The companion's view of this owner. */
+  private final class Handle implements OwnerHandle {
+    @Override
+    public String stream() {
+      return stream;
+    }
+
+    @Override
+    public io.vertx.core.Context context() {
+      return context;
+    }
+
+    @Override
+    public Future<StreamReply> append(byte[] payload) {
+      if (retired) {
+        return Future.succeededFuture(moved());
+      }
+      return appendSpec(new AppendSpec(payload, io.tether.stream.ContentTypes.JSON, false, null, null));
+    }
+
+    @Override
+    public Future<StreamReply> read(ReadStart from, long maxBytes) {
+      return execute(new StreamProcessors.Read(from, maxBytes, epoch, now(), true));
+    }
+
+    @Override
+    public void retire(String why) {
+      StreamOwner.this.retire(why);
+    }
   }
 
   private void create(Message<WireMessage> message, CreateSpec spec) {
@@ -290,6 +385,9 @@ public final class StreamOwner extends VerticleBase {
       nextPush = reply.next().index();
       reorder.clear();
       clearRecent();
+      stopCompanion();
+      exists = true;
+      startCompanion();
     }
     if (reply.releaseSource() != null) {
       releaseForkReference(reply.releaseSource());
@@ -579,6 +677,8 @@ public final class StreamOwner extends VerticleBase {
 
   /** The stream was deleted or expired: end every subscription. */
   private void gone() {
+    stopCompanion();
+    exists = false;
     for (Sub sub : subs.values()) {
       sendSignal(sub, LivePush.SIGNAL_GONE);
     }
@@ -615,12 +715,25 @@ public final class StreamOwner extends VerticleBase {
     }
     retired = true;
     log.info("owner of {} on {} steps down: {}", stream, services.nodeId(), why);
+    stopCompanion();
     for (Sub sub : subs.values()) {
       sendSignal(sub, LivePush.SIGNAL_MOVED);
     }
     subs.clear();
     services.owners().remove(this);
-    vertx.undeploy(deploymentID()).onFailure(e -> log.debug("undeploy of {} failed: {}", stream, e.getMessage()));
+    services.owners().retiring(this);
+    // Stay registered for a while, answering MOVED: a request that other nodes still route here gets a
+    // prompt redirect instead of being dropped by an address that has no handler any more.
+    vertx.setTimer(RETIRED_GRACE_MILLIS, t -> vertx.undeploy(deploymentID())
+        .onFailure(e -> log.debug("undeploy of {} failed: {}", stream, e.getMessage())));
+  }
+
+  /** Unregisters the stream's address now (end of a graceful shutdown). */
+  Future<Void> unregister() {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> (consumer == null ? Future.<Void>succeededFuture() : consumer.unregister())
+        .onComplete(ar -> done.complete()));
+    return done.future();
   }
 
   /** Runs {@link #retire} on this owner's context. */

@@ -36,6 +36,7 @@ public sealed interface StreamRequest extends WireMessage {
     WireTypes.register(ReleaseFork.WIRE_TYPE, in -> new ReleaseFork());
     WireTypes.register(Expired.WIRE_TYPE, in -> new Expired());
     WireTypes.register(Describe.WIRE_TYPE, in -> new Describe());
+    WireTypes.register(Command.WIRE_TYPE, Command::readFrom);
   }
 
   /** PUT. */
@@ -302,6 +303,32 @@ public sealed interface StreamRequest extends WireMessage {
 
     @Override
     public void writeTo(WireOutput out) {
+    }
+  }
+
+  /**
+   * A command for the stream's {@link OwnerCompanion} (the conversation layer's session commands), as
+   * JSON; answered with a {@link CommandReply}.
+   *
+   * @param json      the command
+   * @param retriable whether the command is idempotent (safe to send again after a timeout)
+   */
+  record Command(String json, boolean retriable) implements StreamRequest {
+    static final int WIRE_TYPE = 212;
+
+    @Override
+    public int wireType() {
+      return WIRE_TYPE;
+    }
+
+    @Override
+    public void writeTo(WireOutput out) {
+      out.writeString(json);
+      out.writeBoolean(retriable);
+    }
+
+    static Command readFrom(WireInput in) {
+      return new Command(in.readString(), in.readBoolean());
     }
   }
 }

@@ -26,7 +26,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>Send to the stream's own clustered address ({@link Addresses#stream}).</li>
  *   <li>No handler anywhere: ask the node holding the stream's primary partition to activate an owner
  *       ({@link Activate}), then send again.</li>
- *   <li>The owner answers {@link Outcome#MOVED} (it was fenced or is handing over): send again after a
+ *   <li>The owner answers {@link Outcome#MOVED} (it was fenced or is handing over): ask the partition's
+ *       node, as in step 2, after a
  *       short pause, which picks up the new registration.</li>
  *   <li>No answer in time (the owner's node died): send again if the request is
  *       {@link StreamRequest#retriable() retriable}, else fail with {@link RouteException.Kind#OUTCOME_UNKNOWN}.</li>
@@ -37,7 +38,14 @@ public final class StreamRouter {
 
   private static final Logger log = LoggerFactory.getLogger(StreamRouter.class);
   private static final long MAX_BACKOFF_MILLIS = 200;
-  private static final long RESEND_AFTER_MEMBER_LEFT_MILLIS = 250;
+  /** A request that needed longer than this to route is logged with the steps it took. */
+  private static final long SLOW_ROUTE_MILLIS = 500;
+  /**
+   * After a member left (or announced it is leaving), how long requests go straight to the node holding
+   * the stream's partition: event-bus registrations of the departed member can linger in the other
+   * members' caches for a moment, and a message sent to one of them is silently lost.
+   */
+  private static final long UNSETTLED_MILLIS = 3_000;
 
   private final Vertx vertx;
   private final EventBus eventBus;
@@ -45,6 +53,7 @@ public final class StreamRouter {
   private final long requestTimeoutMillis;
   private final long deadlineMillis;
   private final Set<Call<?>> inFlight = ConcurrentHashMap.newKeySet();
+  private volatile long unsettledUntil;
 
   public StreamRouter(Vertx vertx, ClusterView cluster, long requestTimeoutMillis, long deadlineMillis) {
     this.vertx = vertx;
@@ -70,6 +79,20 @@ public final class StreamRouter {
     });
   }
 
+  /**
+   * Sends a command to the stream's {@link OwnerCompanion}; completes with its JSON answer, or fails
+   * with {@link RouteException.Kind#NOT_FOUND} when the stream does not exist or has no companion.
+   */
+  public Future<String> command(String stream, StreamRequest.Command command) {
+    return this.<WireMessage>call(stream, command).compose(body -> {
+      if (body instanceof CommandReply reply) {
+        return Future.succeededFuture(reply.json());
+      }
+      StreamReply reply = (StreamReply) body;
+      return Future.failedFuture(new RouteException(RouteException.Kind.NOT_FOUND, reply.detail()));
+    });
+  }
+
   /** Fire-and-forget (unsubscribe): delivered if an owner is registered, dropped otherwise. */
   public void notify(String stream, StreamRequest request) {
     eventBus.send(Addresses.stream(stream), request);
@@ -78,9 +101,17 @@ public final class StreamRouter {
   private <T extends WireMessage> Future<T> call(String stream, StreamRequest request) {
     Call<T> call = new Call<>(stream, request, System.currentTimeMillis() + deadlineMillis);
     inFlight.add(call);
-    call.promise.future().onComplete(ar -> inFlight.remove(call));
-    if (request instanceof StreamRequest.Create) {
-      // Most creates are for new streams: skip the look-up that would only find no owner.
+    call.promise.future().onComplete(ar -> {
+      inFlight.remove(call);
+      long took = System.currentTimeMillis() - call.started;
+      if (took >= SLOW_ROUTE_MILLIS) {
+        log.info("slow route: {} on {} took {} ms ({}): {}", request.getClass().getSimpleName(), stream, took,
+            ar.succeeded() ? "answered" : ar.cause().getMessage(), call.steps);
+      }
+    });
+    if (request instanceof StreamRequest.Create || System.currentTimeMillis() < unsettledUntil) {
+      // Most creates are for new streams: skip the look-up that would only find no owner. While the
+      // membership settles, the partition's node is the reliable way to the owner.
       call.activate(++call.attempt);
     } else {
       call.send();
@@ -90,18 +121,17 @@ public final class StreamRouter {
 
   /**
    * A member left the cluster: requests that may have been sent to it will never be answered, so the
-   * retriable ones are sent again instead of waiting for their timeout. The resend waits
-   * {@link #RESEND_AFTER_MEMBER_LEFT_MILLIS} for the event bus to drop the member's registrations, so it
-   * does not go to the same dead member.
+   * retriable ones are sent again at once instead of waiting for their timeout. They go through the
+   * node that now holds the stream's partition ({@link Call#activate}), not the event-bus address, whose
+   * registrations on the dead member may not have been dropped yet.
    */
   public void memberLeft() {
-    vertx.setTimer(RESEND_AFTER_MEMBER_LEFT_MILLIS, t -> {
-      for (Call<?> call : inFlight) {
-        if (call.request.retriable()) {
-          call.context.runOnContext(v -> call.resend("a member left"));
-        }
+    unsettledUntil = System.currentTimeMillis() + UNSETTLED_MILLIS;
+    for (Call<?> call : inFlight) {
+      if (call.request.retriable()) {
+        call.context.runOnContext(v -> call.resendThroughPartitionOwner());
       }
-    });
+    }
   }
 
   /** One routed request and its attempts; runs on the context that made it. */
@@ -111,6 +141,9 @@ public final class StreamRouter {
     final long deadline;
     final Promise<T> promise = Promise.promise();
     final Context context = vertx.getOrCreateContext();
+    final long started = System.currentTimeMillis();
+    /** What happened besides a plain answer, for the slow-route log line. */
+    final StringBuilder steps = new StringBuilder();
     int tries;
     int attempt;
 
@@ -132,7 +165,8 @@ public final class StreamRouter {
         if (ar.succeeded()) {
           WireMessage body = ar.result().body();
           if (body instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
-            retry(backoff(tries), "owner moved");
+            // The old owner may stay registered for a while: go through the partition's node instead.
+            retry(backoff(tries), "owner moved", true);
           } else {
             promise.tryComplete((T) body);
           }
@@ -143,7 +177,8 @@ public final class StreamRouter {
           activate(current);
         } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
           if (request.retriable()) {
-            retry(0, "timeout");
+            // The address may name a member that is gone: ask the partition's node this time.
+            retry(0, "timeout", true);
           } else {
             promise.tryFail(new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
                 "the stream owner did not answer in time; the request may or may not have been applied"));
@@ -163,8 +198,10 @@ public final class StreamRouter {
     @SuppressWarnings("unchecked")
     void activate(int current) {
       String node = cluster.ownerNodeOf(stream);
-      if (node == null) {
-        retry(backoff(tries), "partition of " + stream + " has no owner yet");
+      step("activate on " + node);
+      if (node == null || !cluster.memberNodeIds().contains(node)) {
+        // The partition table still names a member that left: its backup is being promoted.
+        retry(backoff(tries), "partition of " + stream + " has no live owner yet", true);
         return;
       }
       long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
@@ -173,25 +210,57 @@ public final class StreamRouter {
             if (current != attempt || promise.future().isComplete()) {
               return;
             }
-            if (act.failed()) {
+            if (act.failed() && act.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
+                && !node.equals(cluster.localNodeId())) {
+              // The partition's member has joined but does not serve yet: own the stream here meanwhile.
+              activateHere(current);
+            } else if (act.failed()) {
               retry(backoff(tries), String.valueOf(act.cause().getMessage()));
             } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
-              retry(backoff(tries), "activation moved");
+              retry(backoff(tries), "activation moved", true);
             } else {
               promise.tryComplete((T) act.result().body());
             }
           });
     }
 
-    /** Abandons the current attempt (its answer, if any, is ignored) and sends again now. */
-    void resend(String why) {
+    void step(String what) {
+      steps.append('+').append(System.currentTimeMillis() - started).append("ms ").append(what).append("; ");
+    }
+
+    @SuppressWarnings("unchecked")
+    void activateHere(int current) {
+      step("activate here");
+      long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
+      eventBus.<WireMessage>request(Addresses.control(cluster.localNodeId()), new Activate(stream, request, true),
+          new DeliveryOptions().setLocalOnly(true).setSendTimeout(timeout)).onComplete(act -> {
+            if (current != attempt || promise.future().isComplete()) {
+              return;
+            }
+            if (act.failed()) {
+              retry(backoff(tries), String.valueOf(act.cause().getMessage()));
+            } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
+              retry(backoff(tries), "local activation refused", true);
+            } else {
+              promise.tryComplete((T) act.result().body());
+            }
+          });
+    }
+
+    /** Abandons the current attempt (its answer, if any, is ignored) and asks the partition owner. */
+    void resendThroughPartitionOwner() {
       if (!promise.future().isComplete()) {
-        attempt++;
-        retry(0, why);
+        step("member left, resend via partition owner");
+        tries++;
+        activate(++attempt);
       }
     }
 
     void retry(long delayMillis, String why) {
+      retry(delayMillis, why, false);
+    }
+
+    void retry(long delayMillis, String why, boolean throughPartitionOwner) {
       long now = System.currentTimeMillis();
       if (now >= deadline) {
         promise.tryFail(new RouteException(RouteException.Kind.UNAVAILABLE,
@@ -199,16 +268,18 @@ public final class StreamRouter {
         return;
       }
       tries++;
+      step("retry in " + delayMillis + "ms: " + why);
       if (tries > 3) {
         log.debug("retrying {} on {} after {} ms: {}", request.getClass().getSimpleName(), stream, delayMillis, why);
       }
+      Runnable next = throughPartitionOwner ? () -> activate(++attempt) : this::send;
       if (delayMillis <= 0) {
-        send();
+        next.run();
       } else {
         int current = attempt;
         vertx.setTimer(Math.min(delayMillis, Math.max(1, deadline - now)), t -> {
           if (current == attempt && !promise.future().isComplete()) {
-            send();
+            next.run();
           }
         });
       }

@@ -7,7 +7,8 @@ import io.vertx.core.Vertx;
 
 /**
  * What the cluster layer of one node shares: built once by {@link io.tether.TetherNode} and handed to
- * owners, subscriptions and transports (no static state anywhere).
+ * owners, subscriptions and transports (no static state anywhere). {@code companions} creates the
+ * logic that runs beside an owner for some streams (the conversation layer's sessions); may be {@code null}.
  */
 public record StreamServices(
     Vertx vertx,
@@ -18,7 +19,8 @@ public record StreamServices(
     StreamRouter router,
     OwnerRegistry owners,
     LiveRegistry live,
-    TetherMetrics metrics) {
+    TetherMetrics metrics,
+    OwnerCompanion.Factory companions) {
 
   public String nodeId() {
     return identity.nodeId();

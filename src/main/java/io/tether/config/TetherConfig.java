@@ -38,6 +38,25 @@ import java.util.UUID;
  * @param corsOrigins          allowed CORS origins, {@code *} for any
  * @param requestTimeoutMillis one hop to a stream owner before it is retried or reported
  * @param routeDeadlineMillis  total time a request may spend finding its owner (failover included)
+ * @param apiKey               backend credential for creating sessions and minting tokens; empty leaves it open ({@code TETHER_API_KEY})
+ * @param tokenSecret          HS256 secret signing session tokens (32+ characters); empty: generated and shared through the cluster ({@code TETHER_TOKEN_SECRET})
+ * @param tokenTtlSeconds      lifetime of a session token unless the request asks for less ({@code TETHER_TOKEN_TTL_SECONDS})
+ * @param model                {@code simulated} (built in) or {@code openai} (any OpenAI-compatible endpoint) ({@code TETHER_MODEL})
+ * @param modelBaseUrl         base URL of the OpenAI-compatible API ({@code TETHER_MODEL_BASE_URL})
+ * @param modelName            model name sent upstream ({@code TETHER_MODEL_NAME})
+ * @param modelApiKey          bearer key for the upstream model ({@code TETHER_MODEL_API_KEY})
+ * @param modelConnectTimeoutMillis upstream connect timeout ({@code TETHER_MODEL_CONNECT_TIMEOUT_MS})
+ * @param modelIdleTimeoutMillis longest upstream silence while streaming ({@code TETHER_MODEL_IDLE_TIMEOUT_MS})
+ * @param modelRetries         retries of an upstream call that failed before its first token ({@code TETHER_MODEL_RETRIES})
+ * @param simTokensPerSecond   words per second of the simulated model ({@code TETHER_SIM_TOKENS_PER_SECOND})
+ * @param simAnswerWords       length of a simulated answer, in words ({@code TETHER_SIM_ANSWER_WORDS})
+ * @param simThinkSeconds      simulated pause before every answer ({@code TETHER_SIM_THINK_SECONDS})
+ * @param coalesceMillis       window in which token deltas are merged into one append ({@code TETHER_COALESCE_MS})
+ * @param systemPrompt         system message sent first in every completion ({@code TETHER_SYSTEM_PROMPT})
+ * @param toolsFile            JSON file of tool definitions; empty: the simulated model's demo tool ({@code TETHER_TOOLS_FILE})
+ * @param toolWebhookUrl       where webhook tools are POSTed ({@code TETHER_TOOL_WEBHOOK_URL})
+ * @param toolWebhookToken     bearer token sent to the tool webhook ({@code TETHER_TOOL_WEBHOOK_TOKEN})
+ * @param toolTimeoutMillis    timeout of one webhook tool call ({@code TETHER_TOOL_TIMEOUT_MS})
  */
 public record TetherConfig(
     String nodeId,
@@ -61,7 +80,26 @@ public record TetherConfig(
     String adminToken,
     String corsOrigins,
     long requestTimeoutMillis,
-    long routeDeadlineMillis) {
+    long routeDeadlineMillis,
+    String apiKey,
+    String tokenSecret,
+    long tokenTtlSeconds,
+    String model,
+    String modelBaseUrl,
+    String modelName,
+    String modelApiKey,
+    long modelConnectTimeoutMillis,
+    long modelIdleTimeoutMillis,
+    int modelRetries,
+    int simTokensPerSecond,
+    int simAnswerWords,
+    int simThinkSeconds,
+    long coalesceMillis,
+    String systemPrompt,
+    String toolsFile,
+    String toolWebhookUrl,
+    String toolWebhookToken,
+    long toolTimeoutMillis) {
 
   public TetherConfig {
     require(httpPort >= 0 && httpPort <= 65535, "TETHER_HTTP_PORT must be a port number");
@@ -78,6 +116,16 @@ public record TetherConfig(
     require(requestTimeoutMillis >= 100, "TETHER_REQUEST_TIMEOUT_MS must be at least 100");
     require(routeDeadlineMillis >= requestTimeoutMillis, "TETHER_ROUTE_DEADLINE_MS must be at least TETHER_REQUEST_TIMEOUT_MS");
     require(discovery.equals("tcp") || discovery.equals("kubernetes"), "TETHER_DISCOVERY must be tcp or kubernetes");
+    require(tokenSecret.isEmpty() || tokenSecret.length() >= 32, "TETHER_TOKEN_SECRET must have at least 32 characters");
+    require(tokenTtlSeconds >= 1, "TETHER_TOKEN_TTL_SECONDS must be at least 1");
+    require(model.equals("simulated") || model.equals("openai"), "TETHER_MODEL must be simulated or openai");
+    require(modelConnectTimeoutMillis >= 1 && modelIdleTimeoutMillis >= 1, "model timeouts must be positive");
+    require(modelRetries >= 0, "TETHER_MODEL_RETRIES must not be negative");
+    require(simTokensPerSecond >= 1, "TETHER_SIM_TOKENS_PER_SECOND must be at least 1");
+    require(simAnswerWords >= 1, "TETHER_SIM_ANSWER_WORDS must be at least 1");
+    require(simThinkSeconds >= 0, "TETHER_SIM_THINK_SECONDS must not be negative");
+    require(coalesceMillis >= 1 && coalesceMillis <= 1_000, "TETHER_COALESCE_MS must be between 1 and 1000");
+    require(toolTimeoutMillis >= 1, "TETHER_TOOL_TIMEOUT_MS must be positive");
   }
 
   /** Defaults for a local run. */
@@ -125,7 +173,26 @@ public record TetherConfig(
         reader.string("TETHER_ADMIN_TOKEN", ""),
         reader.string("TETHER_CORS_ORIGINS", "*"),
         reader.longValue("TETHER_REQUEST_TIMEOUT_MS", 1_500),
-        reader.longValue("TETHER_ROUTE_DEADLINE_MS", 10_000));
+        reader.longValue("TETHER_ROUTE_DEADLINE_MS", 10_000),
+        reader.string("TETHER_API_KEY", ""),
+        reader.string("TETHER_TOKEN_SECRET", ""),
+        reader.longValue("TETHER_TOKEN_TTL_SECONDS", 86_400),
+        reader.string("TETHER_MODEL", "simulated"),
+        reader.string("TETHER_MODEL_BASE_URL", "https://api.openai.com/v1"),
+        reader.string("TETHER_MODEL_NAME", "gpt-4o-mini"),
+        reader.string("TETHER_MODEL_API_KEY", ""),
+        reader.longValue("TETHER_MODEL_CONNECT_TIMEOUT_MS", 5_000),
+        reader.longValue("TETHER_MODEL_IDLE_TIMEOUT_MS", 120_000),
+        reader.integer("TETHER_MODEL_RETRIES", 3),
+        reader.integer("TETHER_SIM_TOKENS_PER_SECOND", 30),
+        reader.integer("TETHER_SIM_ANSWER_WORDS", 60),
+        reader.integer("TETHER_SIM_THINK_SECONDS", 0),
+        reader.longValue("TETHER_COALESCE_MS", 15),
+        reader.string("TETHER_SYSTEM_PROMPT", ""),
+        reader.string("TETHER_TOOLS_FILE", ""),
+        reader.string("TETHER_TOOL_WEBHOOK_URL", ""),
+        reader.string("TETHER_TOOL_WEBHOOK_TOKEN", ""),
+        reader.longValue("TETHER_TOOL_TIMEOUT_MS", 30_000));
   }
 
   public RingLimits ringLimits() {
@@ -168,6 +235,25 @@ public record TetherConfig(
     m.put("TETHER_CORS_ORIGINS", corsOrigins);
     m.put("TETHER_REQUEST_TIMEOUT_MS", Long.toString(requestTimeoutMillis));
     m.put("TETHER_ROUTE_DEADLINE_MS", Long.toString(routeDeadlineMillis));
+    m.put("TETHER_API_KEY", apiKey);
+    m.put("TETHER_TOKEN_SECRET", tokenSecret);
+    m.put("TETHER_TOKEN_TTL_SECONDS", Long.toString(tokenTtlSeconds));
+    m.put("TETHER_MODEL", model);
+    m.put("TETHER_MODEL_BASE_URL", modelBaseUrl);
+    m.put("TETHER_MODEL_NAME", modelName);
+    m.put("TETHER_MODEL_API_KEY", modelApiKey);
+    m.put("TETHER_MODEL_CONNECT_TIMEOUT_MS", Long.toString(modelConnectTimeoutMillis));
+    m.put("TETHER_MODEL_IDLE_TIMEOUT_MS", Long.toString(modelIdleTimeoutMillis));
+    m.put("TETHER_MODEL_RETRIES", Integer.toString(modelRetries));
+    m.put("TETHER_SIM_TOKENS_PER_SECOND", Integer.toString(simTokensPerSecond));
+    m.put("TETHER_SIM_ANSWER_WORDS", Integer.toString(simAnswerWords));
+    m.put("TETHER_SIM_THINK_SECONDS", Integer.toString(simThinkSeconds));
+    m.put("TETHER_COALESCE_MS", Long.toString(coalesceMillis));
+    m.put("TETHER_SYSTEM_PROMPT", systemPrompt);
+    m.put("TETHER_TOOLS_FILE", toolsFile);
+    m.put("TETHER_TOOL_WEBHOOK_URL", toolWebhookUrl);
+    m.put("TETHER_TOOL_WEBHOOK_TOKEN", toolWebhookToken);
+    m.put("TETHER_TOOL_TIMEOUT_MS", Long.toString(toolTimeoutMillis));
     return m;
   }
 

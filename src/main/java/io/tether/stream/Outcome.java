@@ -39,6 +39,8 @@ public enum Outcome {
   PRODUCER_STALE_EPOCH,
   /** Producer sequence skipped ahead (409 with expected/received seq). */
   PRODUCER_SEQ_GAP,
+  /** The stream is written by its session only (403). */
+  FORBIDDEN,
   /** The entry does not exist (ownership claim on an absent stream). */
   ABSENT,
   /** The caller's ownership epoch is not the current one: it must step down (never reaches clients). */

@@ -2,6 +2,7 @@ package io.tether.transport;
 
 import io.tether.cluster.StreamServices;
 import io.tether.ops.OpsRoutes;
+import io.tether.security.SessionGate;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpMethod;
@@ -19,7 +20,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The HTTP server of a node (one instance per event loop, sharing the port): the Durable Streams
- * protocol and its live transports at {@code /v1/stream/*}, and the operations endpoints.
+ * protocol and its live transports at {@code /v1/stream/*}, the session API at {@code /v1/sessions},
+ * and the operations endpoints.
  */
 public final class HttpApi extends VerticleBase {
 
@@ -36,11 +38,13 @@ public final class HttpApi extends VerticleBase {
       Replies.EARLIEST_OFFSET);
 
   private final StreamServices services;
+  private final SessionGate gate;
   private final BooleanSupplier serving;
   private HttpServer server;
 
-  public HttpApi(StreamServices services, BooleanSupplier serving) {
+  public HttpApi(StreamServices services, SessionGate gate, BooleanSupplier serving) {
     this.services = services;
+    this.gate = gate;
     this.serving = serving;
   }
 
@@ -56,7 +60,8 @@ public final class HttpApi extends VerticleBase {
     router.route().handler(cors());
     router.route().handler(RequestBody.handler(services.config().maxAppendBytes()));
     new OpsRoutes(services, serving).mount(router);
-    StreamHandler streams = new StreamHandler(services, new LiveTransports(services));
+    new SessionHandler(services, gate).mount(router);
+    StreamHandler streams = new StreamHandler(services, new LiveTransports(services), gate);
     router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
     router.route().last().handler(ctx ->
         ApiError.of(404, "not_found", "no such endpoint: " + ctx.request().path()).send(ctx.response()));

@@ -41,6 +41,7 @@ public final class Replies {
       case OFFSET_FUTURE -> ApiError.of(400, "offset_beyond_tail",
           "offset is beyond the tail of the stream (" + text(reply.next()) + ")");
       case BAD_REQUEST -> ApiError.of(400, "bad_request", orElse(detail, "bad request"));
+      case FORBIDDEN -> ApiError.of(403, "session_stream_read_only", orElse(detail, "this stream is written by its session only"));
       case CONFLICT_CONFIG -> ApiError.of(409, "stream_conflict", orElse(detail, "stream exists with a different configuration"));
       case CONFLICT_CLOSED -> {
         ApiError e = ApiError.of(409, "stream_closed", "stream is closed").withHeader(CLOSED, "true");

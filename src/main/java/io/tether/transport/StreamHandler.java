@@ -3,6 +3,9 @@ package io.tether.transport;
 import io.tether.cluster.StreamRequest;
 import io.tether.cluster.StreamServices;
 import io.tether.config.TetherConfig;
+import io.tether.conversation.SessionIds;
+import io.tether.security.SessionGate;
+import io.tether.security.TokenService;
 import io.tether.stream.AppendSpec;
 import io.tether.stream.ContentTypes;
 import io.tether.stream.CreateSpec;
@@ -38,11 +41,13 @@ public final class StreamHandler {
   private final StreamServices services;
   private final TetherConfig config;
   private final LiveTransports live;
+  private final SessionGate gate;
 
-  public StreamHandler(StreamServices services, LiveTransports live) {
+  public StreamHandler(StreamServices services, LiveTransports live, SessionGate gate) {
     this.services = services;
     this.config = services.config();
     this.live = live;
+    this.gate = gate;
   }
 
   public void handle(RoutingContext ctx) {
@@ -50,6 +55,37 @@ public final class StreamHandler {
     try {
       String name = ProtocolHeaders.streamName(request.path());
       HttpMethod method = request.method();
+      String forkedFrom = request.getHeader(ProtocolHeaders.FORKED_FROM);
+      if (forkedFrom != null && SessionIds.isSessionStream(forkedFrom.trim())) {
+        throw new ApiError.Refusal(403, "session_stream_read_only", "session streams cannot be forked");
+      }
+      if (SessionIds.isSessionStream(name)) {
+        // A session's events: readable with a token of that session, written only through the session API.
+        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
+          throw new ApiError.Refusal(403, "session_stream_read_only",
+              "session streams are written through the session API (/v1/sessions/{id}/...)");
+        }
+        gate.authorize(request, SessionIds.sessionOf(name), TokenService.Scope.READ).onComplete(ar -> {
+          if (ar.failed()) {
+            SessionHandler.denied(ar.cause()).send(ctx.response());
+            return;
+          }
+          try {
+            dispatch(ctx, name, method);
+          } catch (ApiError.Refusal refusal) {
+            refusal.error().send(ctx.response());
+          }
+        });
+        return;
+      }
+      dispatch(ctx, name, method);
+    } catch (ApiError.Refusal refusal) {
+      refusal.error().send(ctx.response());
+    }
+  }
+
+  private void dispatch(RoutingContext ctx, String name, HttpMethod method) {
+    {
       if (method == HttpMethod.PUT) {
         create(ctx, name);
       } else if (method == HttpMethod.POST) {
@@ -64,8 +100,6 @@ public final class StreamHandler {
         throw new ApiError.Refusal(ApiError.of(405, "method_not_allowed", "use PUT, POST, GET, HEAD or DELETE")
             .withHeader("Allow", "PUT, POST, GET, HEAD, DELETE, OPTIONS"));
       }
-    } catch (ApiError.Refusal refusal) {
-      refusal.error().send(ctx.response());
     }
   }
 

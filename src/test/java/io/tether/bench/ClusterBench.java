@@ -191,6 +191,20 @@ public final class ClusterBench {
       String survivor = bases[owner % bases.length];
       cluster("kill", owner);
       long killed = System.nanoTime();
+      long[] detected = {-1};
+      Thread watcher = new Thread(() -> {
+        while (detected[0] < 0 && System.nanoTime() - killed < 30_000_000_000L) {
+          try {
+            if (send("GET", survivor + "/health/ready", null).body().contains("\"members\":2")) {
+              detected[0] = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            }
+            Thread.sleep(10);
+          } catch (Exception e) {
+            return;
+          }
+        }
+      });
+      watcher.start();
       while (true) {
         try {
           int status = produce(survivor, name, 5);
@@ -203,13 +217,15 @@ public final class ClusterBench {
         Thread.sleep(10);
       }
       long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+      watcher.join();
       writable.recordValue(millis);
       each.add(millis);
       String content = send("GET", survivor + "/v1/stream/" + name + "?offset=-1", null).body();
       if (!content.equals("e0;e1;e2;e3;e4;e5;")) {
         throw new IllegalStateException("trial " + trial + ": stream holds " + content);
       }
-      System.err.println("trial " + (trial + 1) + ": owner node-" + owner + " killed, writable after " + millis + " ms");
+      System.err.println("trial " + (trial + 1) + ": owner node-" + owner + " killed; the survivor saw 2 members after "
+          + detected[0] + " ms; writable after " + millis + " ms");
       cluster("start", owner);
     }
     System.out.printf(Locale.ROOT, "RESULT failover trials=%d writable_median_ms=%d writable_max_ms=%d each_ms=%s%n",

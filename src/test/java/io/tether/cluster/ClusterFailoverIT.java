@@ -20,7 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
+import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
@@ -39,7 +39,7 @@ class ClusterFailoverIT {
 
   private static LocalCluster cluster;
   private static final Http[] http = new Http[4];
-  private static final Set<Integer> alive = new TreeSet<>(List.of(1, 2, 3));
+  private static final Set<Integer> alive = new ConcurrentSkipListSet<>(List.of(1, 2, 3));
 
   @BeforeAll
   static void start() {
@@ -117,11 +117,13 @@ class ClusterFailoverIT {
     int owner = owner(stream);
     List<Integer> survivors = others(owner);
     try (ResumingSse sse = new ResumingSse(path, survivors.get(0));
-         ResumingWs ws = new ResumingWs(path, survivors.get(1))) {
+         ResumingWs ws = new ResumingWs(path, survivors.get(1));
+         LongPollLoop poll = new LongPollLoop(path, survivors.get(0))) {
       for (int seq = 0; seq < 30; seq++) {
         assertThat(produce(path, seq, 1 + seq % 3, 10_000)).isEqualTo(200);
       }
-      await().atMost(DEADLINE).until(() -> sse.pump().equals(expected(30)) && ws.pump().equals(expected(30)));
+      await().atMost(DEADLINE).until(() -> sse.pump().equals(expected(30)) && ws.pump().equals(expected(30))
+          && poll.data().equals(expected(30)));
 
       cluster.run("kill", Integer.toString(owner));
       long killed = System.currentTimeMillis();
@@ -134,9 +136,11 @@ class ClusterFailoverIT {
 
       assertThat(writable).as("writable again after SIGKILL (ms)").isLessThan(5_000);
       assertThat(http[survivors.get(0)].get(path + "?offset=-1").body()).isEqualTo(expected(60));
-      await().atMost(DEADLINE).until(() -> sse.pump().equals(expected(60)) && ws.pump().equals(expected(60)));
+      await().atMost(DEADLINE).until(() -> sse.pump().equals(expected(60)) && ws.pump().equals(expected(60))
+          && poll.data().equals(expected(60)));
       assertThat(ws.gaps).isZero();
       assertThat(ws.duplicates).isZero();
+      assertThat(poll.failure()).isNull();
     } finally {
       cluster.run("start", Integer.toString(owner));
       alive.add(owner);
@@ -151,6 +155,7 @@ class ClusterFailoverIT {
     assertThat(http[1].put(path, "text/plain", null).status()).isEqualTo(201);
     int owner = owner(stream);
     int other = others(owner).get(0);
+    CompletableFuture<String> stopping = null;
     try (ResumingSse sseOnOwner = new ResumingSse(path, owner);
          ResumingWs wsOnOwner = new ResumingWs(path, owner);
          ResumingSse sseElsewhere = new ResumingSse(path, other)) {
@@ -159,7 +164,7 @@ class ClusterFailoverIT {
       }
       await().atMost(DEADLINE).until(() -> sseOnOwner.pump().equals(expected(20)) && wsOnOwner.pump().equals(expected(20)));
 
-      CompletableFuture<String> stopping = CompletableFuture.supplyAsync(() -> cluster.run("stop", Integer.toString(owner)));
+      stopping = CompletableFuture.supplyAsync(() -> cluster.run("stop", Integer.toString(owner)));
       long longest = 0;
       int seq = 20;
       while (!stopping.isDone() || seq < 40) {
@@ -181,8 +186,61 @@ class ClusterFailoverIT {
       assertThat(sseElsewhere.reconnects).isZero();
       assertThat(wsOnOwner.gaps + wsOnOwner.duplicates).isZero();
     } finally {
+      if (stopping != null) {
+        stopping.join();
+      }
       cluster.run("start", Integer.toString(owner));
       alive.add(owner);
+    }
+  }
+
+  /**
+   * A long-poll reader on its own thread: each answer's body is appended and its
+   * {@code Stream-Next-Offset} is the next request's offset, so a gap or a repeat shows in the text.
+   */
+  private static final class LongPollLoop implements AutoCloseable {
+    private final StringBuffer data = new StringBuffer();
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile Throwable failure;
+
+    LongPollLoop(String path, int startNode) {
+      thread = new Thread(() -> {
+        String offset = "-1";
+        int node = startNode;
+        while (running) {
+          try {
+            Resp r = http[node].get(path + "?live=long-poll&offset=" + offset);
+            if (r.status() == 200) {
+              data.append(r.body());
+            } else if (r.status() != 204) {
+              throw new AssertionError("long-poll answered " + r.status() + ": " + r.body());
+            }
+            offset = r.header("Stream-Next-Offset");
+          } catch (AssertionError e) {
+            failure = e;
+            return;
+          } catch (RuntimeException e) {
+            int current = node;
+            node = alive.stream().filter(i -> i != current).findFirst().orElse(current);
+          }
+        }
+      }, "long-poll-reader");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    String data() {
+      return data.toString();
+    }
+
+    Throwable failure() {
+      return failure;
+    }
+
+    @Override
+    public void close() {
+      running = false;
     }
   }
 
@@ -218,7 +276,8 @@ class ClusterFailoverIT {
         }
       }
       if (reader.ended() || !alive.contains(node)) {
-        node = alive.stream().filter(i -> i != node).findFirst().orElseThrow();
+        int previous = node;
+        node = alive.stream().filter(i -> i != previous).findFirst().orElseThrow();
         reader = http[node].sse(path + "?live=sse&offset=" + offset);
         consumed = 0;
         reconnects++;
@@ -270,7 +329,8 @@ class ClusterFailoverIT {
         if (reader.closeStatus() != null) {
           closeCodes.add(reader.closeStatus());
         }
-        node = alive.stream().filter(i -> i != node).findFirst().orElseThrow();
+        int previous = node;
+        node = alive.stream().filter(i -> i != previous).findFirst().orElseThrow();
         reader = http[node].ws(path + "?live=ws&offset=" + offset);
         consumed = 0;
         reconnects++;

@@ -20,6 +20,9 @@ public final class Await {
       return future.await(seconds, TimeUnit.SECONDS);
     } catch (TimeoutException e) {
       throw new AssertionError("no result within " + seconds + " s", e);
+    } catch (RuntimeException e) {
+      // Re-thrown from here so the failure shows the test's own stack, with the original as cause.
+      throw new IllegalStateException(e.getMessage(), e);
     }
   }
 }

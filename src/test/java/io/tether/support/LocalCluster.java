@@ -29,6 +29,12 @@ public final class LocalCluster implements AutoCloseable {
     env.put("TETHER_HEARTBEAT_SECONDS", "2");
   }
 
+  /** Sets an environment variable of the nodes started from now on (any {@code TETHER_*} setting). */
+  public LocalCluster env(String name, String value) {
+    env.put(name, value);
+    return this;
+  }
+
   /** HTTP port of node {@code i} (1-based). */
   public int port(int i) {
     return basePort + i;

@@ -1,0 +1,25 @@
+package io.tether.cluster;
+
+import io.vertx.core.Future;
+
+/**
+ * Logic that lives beside one stream's owner, on the owner's context, for exactly as long as that owner
+ * owns the stream (the conversation layer's session logic is one). It writes to the stream only through
+ * its {@link OwnerHandle}, so its appends carry the owner's fencing epoch.
+ */
+public interface OwnerCompanion {
+
+  /** The owner holds the stream (it claimed an existing stream, or created it). */
+  void start();
+
+  /** A {@link StreamRequest.Command} sent to the stream; completes with the JSON answer. */
+  Future<String> command(String json);
+
+  /** The owner no longer owns the stream (it stepped down, the node stops, the stream is gone). */
+  void stop();
+
+  /** Creates the companion of a stream, or answers {@code null} when the stream needs none. */
+  interface Factory {
+    OwnerCompanion create(OwnerHandle owner);
+  }
+}
