@@ -11,6 +11,7 @@ import io.tether.conversation.ChatModel;
 import io.tether.conversation.ConversationServices;
 import io.tether.conversation.ModelSettings;
 import io.tether.conversation.OpenAiChatModel;
+import io.tether.conversation.PresenceReporter;
 import io.tether.conversation.SessionCompanion;
 import io.tether.conversation.SessionIds;
 import io.tether.conversation.SessionStore;
@@ -138,8 +139,11 @@ public final class TetherNode {
     try {
       vertx.deployVerticle(node.agent).await(30, TimeUnit.SECONDS);
       vertx.deployVerticle(new SessionSupervisor(services, sessions)).await(30, TimeUnit.SECONDS);
+      PresenceReporter presence = new PresenceReporter(services);
+      vertx.deployVerticle(presence).await(30, TimeUnit.SECONDS);
       int instances = config.eventLoops();
-      vertx.deployVerticle(() -> new HttpApi(services, gate, node.serving::get), new DeploymentOptions().setInstances(instances))
+      vertx.deployVerticle(() -> new HttpApi(services, gate, presence, node.serving::get),
+              new DeploymentOptions().setInstances(instances))
           .await(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       node.stop().await(30, TimeUnit.SECONDS);

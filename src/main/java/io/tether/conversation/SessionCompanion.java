@@ -21,6 +21,8 @@ import org.slf4j.LoggerFactory;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.UUID;
 
@@ -61,6 +63,9 @@ public final class SessionCompanion implements OwnerCompanion {
   private long lastSave;
   private boolean saveScheduled;
   private Future<Void> saving = Future.succeededFuture();
+  /** Connected devices: device id, then the nodes holding its connections and their lease expiry. */
+  private final Map<String, Map<String, Long>> presence = new HashMap<>();
+  private long presenceTimer = -1;
 
   public SessionCompanion(OwnerHandle owner, ConversationServices services, Vertx vertx) {
     this.owner = owner;
@@ -90,6 +95,12 @@ public final class SessionCompanion implements OwnerCompanion {
         return;
       }
       started = true;
+      // Devices the previous owner saw stay listed until their leases, renewed by their nodes, lapse.
+      long lease = System.currentTimeMillis() + leaseMillis();
+      for (String device : state.devices()) {
+        presence.computeIfAbsent(device, d -> new HashMap<>()).put("", lease);
+      }
+      presenceTimer = vertx.setPeriodic(leaseMillis() / 3, t -> expirePresence());
       List<Runnable> queued = new ArrayList<>(waiting);
       waiting.clear();
       resumeWork();
@@ -122,6 +133,9 @@ public final class SessionCompanion implements OwnerCompanion {
   @Override
   public void stop() {
     stopped = true;
+    if (presenceTimer >= 0) {
+      vertx.cancelTimer(presenceTimer);
+    }
     if (generation != null) {
       generation.halt();
       generation = null;
@@ -163,6 +177,8 @@ public final class SessionCompanion implements OwnerCompanion {
         return Future.succeededFuture(Result.ok(c.toJson()));
       case SessionCommand.RESUME:
         return Future.succeededFuture(Result.ok(new JsonObject().put("generation", c.generation())));
+      case SessionCommand.PRESENCE:
+        return presence(device, command.getString("node", ""), "join".equals(command.getString("state")));
       case SessionCommand.MESSAGE:
         return message(command.getString("text"), command.getString("messageId"), device);
       case SessionCommand.STOP:
@@ -285,6 +301,55 @@ public final class SessionCompanion implements OwnerCompanion {
       return Result.ok(new JsonObject().put("callId", callId).put("offset", state.offset()));
     });
   }
+
+  // ------------------------------------------------------------------------------------ presence
+
+  private long leaseMillis() {
+    return services.config().heartbeatSeconds() * 3000L;
+  }
+
+  private Future<Result> presence(String device, String node, boolean join) {
+    if (device == null || device.isEmpty()) {
+      return Future.succeededFuture(Result.error(400, "invalid_command", "presence needs a device"));
+    }
+    if (join) {
+      presence.computeIfAbsent(device, d -> new HashMap<>()).put(node, System.currentTimeMillis() + leaseMillis());
+      if (!state.devices().contains(device) && joining.add(device)) {
+        emit(event(DEVICE_JOINED).put("device", device)).onComplete(ar -> joining.remove(device));
+      }
+    } else {
+      Map<String, Long> nodes = presence.get(device);
+      if (nodes != null) {
+        nodes.remove(node);
+        nodes.remove("");
+      }
+      leaveIfGone(device);
+    }
+    return Future.succeededFuture(Result.ok(new JsonObject().put("device", device)));
+  }
+
+  private void expirePresence() {
+    long now = System.currentTimeMillis();
+    for (String device : new ArrayList<>(presence.keySet())) {
+      presence.get(device).values().removeIf(expiry -> expiry < now);
+      leaveIfGone(device);
+    }
+  }
+
+  private void leaveIfGone(String device) {
+    Map<String, Long> nodes = presence.get(device);
+    if (nodes == null || nodes.isEmpty()) {
+      presence.remove(device);
+      if (state.devices().contains(device) && !leaving.contains(device)) {
+        leaving.add(device);
+        emit(event(DEVICE_LEFT).put("device", device)).onComplete(ar -> leaving.remove(device));
+      }
+    }
+  }
+
+  /** Devices whose joined or left event is being appended (so it is appended once). */
+  private final java.util.Set<String> joining = new java.util.HashSet<>();
+  private final java.util.Set<String> leaving = new java.util.HashSet<>();
 
   // ------------------------------------------------------------------------------------ generation
 

@@ -1,6 +1,7 @@
 package io.tether.transport;
 
 import io.tether.cluster.StreamServices;
+import io.tether.conversation.PresenceReporter;
 import io.tether.ops.OpsRoutes;
 import io.tether.security.SessionGate;
 import io.vertx.core.Future;
@@ -42,9 +43,12 @@ public final class HttpApi extends VerticleBase {
   private final BooleanSupplier serving;
   private HttpServer server;
 
-  public HttpApi(StreamServices services, SessionGate gate, BooleanSupplier serving) {
+  private final PresenceReporter presence;
+
+  public HttpApi(StreamServices services, SessionGate gate, PresenceReporter presence, BooleanSupplier serving) {
     this.services = services;
     this.gate = gate;
+    this.presence = presence;
     this.serving = serving;
   }
 
@@ -61,7 +65,7 @@ public final class HttpApi extends VerticleBase {
     router.route().handler(RequestBody.handler(services.config().maxAppendBytes()));
     new OpsRoutes(services, serving).mount(router);
     new SessionHandler(services, gate).mount(router);
-    StreamHandler streams = new StreamHandler(services, new LiveTransports(services), gate);
+    StreamHandler streams = new StreamHandler(services, new LiveTransports(services, presence), gate);
     router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
     router.route().last().handler(ctx ->
         ApiError.of(404, "not_found", "no such endpoint: " + ctx.request().path()).send(ctx.response()));

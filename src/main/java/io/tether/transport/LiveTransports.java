@@ -1,9 +1,11 @@
 package io.tether.transport;
 
+import io.tether.conversation.PresenceReporter;
 import io.tether.cluster.StreamServices;
 import io.tether.stream.ReadStart;
 import io.vertx.ext.web.RoutingContext;
 
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -14,9 +16,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class LiveTransports {
 
   private final StreamServices services;
+  private final PresenceReporter presence;
 
-  public LiveTransports(StreamServices services) {
+  public LiveTransports(StreamServices services, PresenceReporter presence) {
     this.services = services;
+    this.presence = presence;
   }
 
   void serve(RoutingContext ctx, String stream, ReadStart start, String mode) {
@@ -28,7 +32,21 @@ public final class LiveTransports {
       return;
     }
     gauge.incrementAndGet();
-    Runnable release = gauge::decrementAndGet;
+    String device = ctx.get(SessionHandler.DEVICE);
+    Runnable release;
+    if (device != null && presence != null) {
+      // A session's device is connected for as long as it holds a live connection (or a long-poll).
+      presence.opened(stream, device);
+      AtomicBoolean released = new AtomicBoolean();
+      release = () -> {
+        if (released.compareAndSet(false, true)) {
+          gauge.decrementAndGet();
+          presence.closed(stream, device);
+        }
+      };
+    } else {
+      release = gauge::decrementAndGet;
+    }
     String cursor = ctx.request().getParam("cursor");
     switch (mode) {
       case "long-poll" -> new LongPollRequest(services, ctx, stream, start, cursor, release).start();

@@ -33,6 +33,14 @@ import java.util.List;
 public final class SessionHandler {
 
   public static final String PREFIX = "/v1/sessions";
+  /** Routing-context keys: the verified token of a session stream request, and the device it names. */
+  static final String GRANT = "tether.grant";
+  static final String DEVICE = "tether.device";
+  private static final java.util.regex.Pattern DEVICE_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  static boolean validDevice(String device) {
+    return DEVICE_ID.matcher(device).matches();
+  }
 
   private final StreamServices services;
   private final SessionGate gate;
@@ -83,7 +91,13 @@ public final class SessionHandler {
       refusal.error().send(ctx.response());
       return;
     }
-    String device = optional(body, "device");
+    String device;
+    try {
+      device = device(body);
+    } catch (ApiError.Refusal refusal) {
+      refusal.error().send(ctx.response());
+      return;
+    }
     String id = SessionIds.newId();
     String stream = SessionIds.streamOf(id);
     byte[] created = SessionEvents.event(SessionEvents.SESSION_CREATED).put("sessionId", id).encode()
@@ -143,7 +157,13 @@ public final class SessionHandler {
     Future<Void> allowed = gate.apiKeyConfigured() && gate.hasApiKey(ctx.request())
         ? Future.succeededFuture()
         : gate.authorize(ctx.request(), id, Scope.WRITE).mapEmpty();
-    String device = optional(body, "device");
+    String device;
+    try {
+      device = device(body);
+    } catch (ApiError.Refusal refusal) {
+      refusal.error().send(ctx.response());
+      return;
+    }
     allowed.compose(v -> services.router().command(SessionIds.streamOf(id),
         new StreamRequest.Command(new JsonObject().put("type", SessionCommand.RESUME).encode(), true))).onComplete(ar -> {
           if (ar.failed()) {
@@ -252,6 +272,14 @@ public final class SessionHandler {
       // fall through
     }
     throw new ApiError.Refusal(400, "invalid_json", "the body must be a JSON object");
+  }
+
+  private static String device(JsonObject body) {
+    String device = optional(body, "device");
+    if (device != null && !validDevice(device)) {
+      throw new ApiError.Refusal(400, "invalid_device", "device ids are 1-64 characters of A-Z a-z 0-9 . _ -");
+    }
+    return device;
   }
 
   private static String string(JsonObject body, String key) {

@@ -71,6 +71,12 @@ public final class StreamHandler {
             return;
           }
           try {
+            ctx.put(SessionHandler.GRANT, ar.result());
+            String device = ar.result().device() != null ? ar.result().device() : request.getParam("device");
+            if (device != null && !SessionHandler.validDevice(device)) {
+              throw new ApiError.Refusal(400, "invalid_device", "device ids are 1-64 characters of A-Z a-z 0-9 . _ -");
+            }
+            ctx.put(SessionHandler.DEVICE, device);
             dispatch(ctx, name, method);
           } catch (ApiError.Refusal refusal) {
             refusal.error().send(ctx.response());

@@ -1,5 +1,7 @@
 package io.tether.transport;
 
+import io.tether.conversation.SessionCommand;
+import io.tether.security.TokenService;
 import io.tether.cluster.LiveSubscription;
 import io.tether.cluster.StreamRequest;
 import io.tether.cluster.StreamServices;
@@ -195,9 +197,52 @@ final class WebSocketSession implements LiveSubscription.Listener {
       } catch (ClassCastException | IllegalArgumentException e) {
         error(id, ApiError.of(400, "invalid_frame", "malformed append frame: " + e.getMessage()));
       }
+    } else if ("command".equals(type)) {
+      try {
+        command(id, frame);
+      } catch (ClassCastException e) {
+        error(id, ApiError.of(400, "invalid_frame", "a command frame carries a JSON object in \"command\""));
+      }
     } else {
-      error(id, ApiError.of(400, "invalid_frame", "unknown frame type " + type + "; expected append or ping"));
+      error(id, ApiError.of(400, "invalid_frame", "unknown frame type " + type + "; expected append, command or ping"));
     }
+  }
+
+  /** Commands a device may send on its session's socket (the same as the session API's POSTs). */
+  private static final java.util.Set<String> SOCKET_COMMANDS = java.util.Set.of(SessionCommand.MESSAGE,
+      SessionCommand.STOP, SessionCommand.APPROVE, SessionCommand.DENY, SessionCommand.TOOL_RESULT, SessionCommand.SNAPSHOT);
+
+  private void command(Object id, JsonObject frame) {
+    TokenService.SessionGrant grant = ctx.get(SessionHandler.GRANT);
+    if (grant == null) {
+      error(id, ApiError.of(400, "invalid_frame", "commands are sent on a session's stream"));
+      return;
+    }
+    JsonObject command = frame.getJsonObject("command");
+    String type = command == null ? null : command.getString("type");
+    if (type == null || !SOCKET_COMMANDS.contains(type)) {
+      error(id, ApiError.of(400, "invalid_command", "command type is one of " + SOCKET_COMMANDS));
+      return;
+    }
+    boolean write = !type.equals(SessionCommand.SNAPSHOT);
+    if (write && !grant.scope().allows(TokenService.Scope.WRITE)) {
+      error(id, ApiError.of(403, "read_only_token", "the token only allows reading this session"));
+      return;
+    }
+    command = command.copy().put("device", (String) ctx.get(SessionHandler.DEVICE));
+    boolean retriable = !type.equals(SessionCommand.MESSAGE) || command.getString("messageId") != null;
+    services.router().command(stream, new StreamRequest.Command(command.encode(), retriable)).onComplete(ar -> {
+      if (done) {
+        return;
+      }
+      if (ar.failed()) {
+        error(id, Replies.failure(ar.cause()));
+        return;
+      }
+      SessionCommand.Result result = SessionCommand.Result.parse(ar.result());
+      socket.writeTextMessage(new JsonObject().put("type", "result").put("id", id).put("status", result.status())
+          .put("body", result.body()).encode());
+    });
   }
 
   private void append(Object id, JsonObject frame) {

@@ -177,4 +177,42 @@ class ConversationIT {
     await().atMost(DEADLINE).until(() -> device.snapshot().getJsonObject("generation").getString("state").equals("completed"));
     assertThat(device.say("second").status()).isEqualTo(200);
   }
+
+  @Test
+  void devicesJoinWhenTheyConnectAndLeaveWhenTheyDisconnect() {
+    SessionClient laptop = SessionClient.create(http);
+    try (SseReader tablet = http.sse(laptop.streamPath() + "?live=sse&offset=-1&device=tablet&token=" + laptop.token)) {
+      await().atMost(DEADLINE).until(() -> laptop.snapshot().getJsonArray("devices").contains("tablet"));
+      await().atMost(DEADLINE).until(() -> SessionClient.types(SessionClient.events(tablet)).contains("device.joined"));
+    }
+    await().atMost(DEADLINE).until(() -> !laptop.snapshot().getJsonArray("devices").contains("tablet"));
+    List<JsonObject> events = laptop.read("-1");
+    assertThat(SessionClient.types(events)).containsSubsequence("device.joined", "device.left");
+    assertThat(events.stream().filter(e -> "device.joined".equals(e.getString("type"))).count()).isEqualTo(1);
+  }
+
+  @Test
+  void aDeviceSendsMessagesAndStopsOverItsWebSocket() {
+    SessionClient laptop = SessionClient.create(http);
+    SessionClient watcher = laptop.device(http, "watcher");
+    try (var ws = http.ws(laptop.streamPath() + "?live=ws&offset=-1&token=" + laptop.token)) {
+      ws.send(new JsonObject().put("type", "command").put("id", 1)
+          .put("command", new JsonObject().put("type", "message").put("text", "over the socket")));
+      await().atMost(DEADLINE).until(() -> !ws.frames("result").isEmpty());
+      assertThat(ws.frames("result").get(0).getInteger("status")).isEqualTo(200);
+      assertThat(ws.frames("result").get(0).getInteger("id")).isEqualTo(1);
+      await().atMost(DEADLINE).until(() -> watcher.snapshot().getJsonArray("messages").size() == 2
+          && !watcher.snapshot().getJsonArray("messages").getJsonObject(1).getString("text").isEmpty());
+      ws.send(new JsonObject().put("type", "command").put("id", 2).put("command", new JsonObject().put("type", "stop")));
+      await().atMost(DEADLINE).until(() -> ws.frames("result").size() == 2);
+      assertThat(ws.frames("result").get(1).getInteger("status")).isEqualTo(200);
+      ws.send(new JsonObject().put("type", "command").put("id", 3).put("command", new JsonObject().put("type", "stop")));
+      await().atMost(DEADLINE).until(() -> ws.frames("result").size() == 3);
+      assertThat(ws.frames("result").get(2).getInteger("status")).isEqualTo(409);
+      ws.send(new JsonObject().put("type", "command").put("id", 4).put("command", new JsonObject().put("type", "presence")));
+      await().atMost(DEADLINE).until(() -> !ws.frames("error").isEmpty());
+      assertThat(ws.frames("error").get(0).getString("code")).isEqualTo("invalid_command");
+    }
+    assertThat(watcher.snapshot().getJsonObject("generation").getString("state")).isEqualTo("stopped");
+  }
 }
