@@ -12,11 +12,21 @@ public interface OwnerCompanion {
   /** The owner holds the stream (it claimed an existing stream, or created it). */
   void start();
 
-  /** A {@link StreamRequest.Command} sent to the stream; completes with the JSON answer. */
+  /**
+   * A {@link StreamRequest.Command} sent to the stream; completes with the JSON answer, or fails with
+   * {@link Stopped} when the companion stopped before handling it.
+   */
   Future<String> command(String json);
 
   /** The owner no longer owns the stream (it stepped down, the node stops, the stream is gone). */
   void stop();
+
+  /** A command failed because the companion stopped before handling it: it can go to the next owner. */
+  final class Stopped extends RuntimeException {
+    public Stopped() {
+      super("the stream's companion stopped", null, false, false);
+    }
+  }
 
   /** Creates the companion of a stream, or answers {@code null} when the stream needs none. */
   interface Factory {

@@ -277,6 +277,8 @@ public final class StreamOwner extends VerticleBase {
     companion.command(r.json()).onComplete(ar -> {
       if (ar.succeeded()) {
         message.reply(new CommandReply(ar.result()));
+      } else if (ar.cause() instanceof OwnerCompanion.Stopped) {
+        message.reply(moved());
       } else {
         message.fail(500, String.valueOf(ar.cause().getMessage()));
       }

@@ -95,6 +95,6 @@ public final class PresenceReporter extends VerticleBase {
     String command = new JsonObject().put("type", SessionCommand.PRESENCE).put("device", key.device())
         .put("state", state).put("node", services.nodeId()).encode();
     services.router().command(key.stream(), new StreamRequest.Command(command, true))
-        .onFailure(e -> log.debug("presence of {} on {} not reported: {}", key.device(), key.stream(), e.getMessage()));
+        .onFailure(e -> log.info("presence of {} on {} not reported: {}", key.device(), key.stream(), e.getMessage()));
   }
 }

@@ -149,7 +149,8 @@ public final class SessionCompanion implements OwnerCompanion {
     Promise<String> reply = Promise.promise();
     Runnable run = () -> tail.onComplete(ar -> {
       if (stopped) {
-        reply.complete(Result.error(503, "owner_moved", "the session moved to another node; retry").encode());
+        // Not handled here: the owner answers MOVED and the router delivers it to the new owner.
+        reply.fail(new io.tether.cluster.OwnerCompanion.Stopped());
         return;
       }
       Future<Result> result;

@@ -129,7 +129,7 @@ public final class SimulatedModel implements ChatModel {
       if (position == 0 && pieces.isEmpty()) {
         String city = wantsWeather(request);
         if (city != null) {
-          sink.toolCall(new ToolCallRequest("call_" + Integer.toHexString((request.lastUserText() + city).hashCode()),
+          sink.toolCall(new ToolCallRequest("call_" + java.util.UUID.randomUUID().toString().substring(0, 8),
               "get_weather", new JsonObject().put("city", city).encode()));
           sink.finished("tool_calls");
           return;

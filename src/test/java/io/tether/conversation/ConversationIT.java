@@ -133,6 +133,9 @@ class ConversationIT {
     await().atMost(DEADLINE).until(() -> laptop.snapshot().getJsonArray("tools").size() == 1
         && laptop.snapshot().getJsonArray("tools").getJsonObject(0).getString("state").equals("awaiting_approval"));
     String callId = laptop.snapshot().getJsonArray("tools").getJsonObject(0).getString("callId");
+    var early = laptop.post("/tools/" + callId + "/result", new JsonObject().put("result", "too soon"));
+    assertThat(early.status()).isEqualTo(409);
+    assertThat(early.errorCode()).isEqualTo("tool_not_running");
     // The laptop goes away; a phone joins and approves.
     SessionClient phone = laptop.device(http, "phone");
     assertThat(phone.post("/tools/" + callId + "/approve", null).status()).isEqualTo(200);
@@ -182,6 +185,7 @@ class ConversationIT {
   void devicesJoinWhenTheyConnectAndLeaveWhenTheyDisconnect() {
     SessionClient laptop = SessionClient.create(http);
     try (SseReader tablet = http.sse(laptop.streamPath() + "?live=sse&offset=-1&device=tablet&token=" + laptop.token)) {
+      assertThat(tablet.status()).isEqualTo(200);
       await().atMost(DEADLINE).until(() -> laptop.snapshot().getJsonArray("devices").contains("tablet"));
       await().atMost(DEADLINE).until(() -> SessionClient.types(SessionClient.events(tablet)).contains("device.joined"));
     }

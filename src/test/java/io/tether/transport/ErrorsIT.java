@@ -391,14 +391,40 @@ class ErrorsIT {
   }
 
   @Test
-  void clusterUnavailableAndOutcomeUnknownWhenTheOwnerIsSilent() {
+  void clusterUnavailableAndOutcomeUnknownWhenTheOwnerIsSilent() throws Exception {
+    String p = created("text/plain", null);
+    String name = p.substring("/v1/stream/".length());
+    // Hold the partition thread of the stream's key: its owner can no longer answer anything.
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    com.hazelcast.map.IMap<String, Object> streams = node.hazelcast().getMap("tether.streams");
+    var blocker = streams.submitToKey(name, entry -> {
+      try {
+        release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return null;
+    });
+    try {
+      Resp read = http.get(p);
+      refused(read, 503, "cluster_unavailable");
+      assertThat(read.header("Retry-After")).isEqualTo("1");
+      refused(http.post(p, "text/plain", "x"), 503, "outcome_unknown");
+    } finally {
+      release.countDown();
+      blocker.toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aSilentRegistrationIsBypassedThroughThePartitionsNode() {
     String name = "errors-silent-owner-" + UUID.randomUUID();
     MessageConsumer<Object> silent = node.vertx().eventBus().consumer("tether.stream." + name, msg -> { });
     result(silent.completion());
     try {
-      Resp read = http.get("/v1/stream/" + name);
-      refused(read, 503, "cluster_unavailable");
-      assertThat(read.header("Retry-After")).isEqualTo("1");
+      // The read is retried through the node holding the partition, which knows the stream does not exist.
+      refused(http.get("/v1/stream/" + name), 404, "stream_not_found");
+      // An append without producer headers is not retried: it may have been applied.
       refused(http.post("/v1/stream/" + name, "text/plain", "x"), 503, "outcome_unknown");
     } finally {
       result(silent.unregister());
