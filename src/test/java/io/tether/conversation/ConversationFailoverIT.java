@@ -122,6 +122,25 @@ class ConversationFailoverIT {
   }
 
   @Test
+  void aSigtermOfTheOwnerMidAnswerHandsTheGenerationOver() {
+    SessionClient created = SessionClient.create(http[1]);
+    int owner = owner(created.id);
+    SessionClient device = new SessionClient(http[other(owner)], created.id, created.token);
+    String prompt = "hand this answer over";
+    assertThat(device.say(prompt).status()).isEqualTo(200);
+    await().atMost(DEADLINE).until(() -> SessionClient.text(device.read("-1")).length() > 40);
+    cluster.run("stop", Integer.toString(owner));
+    try {
+      await().atMost(DEADLINE).ignoreExceptions().until(() -> state(device).equals("completed"));
+      List<JsonObject> events = device.read("-1");
+      assertThat(SessionClient.text(events)).isEqualTo(upstream.answer(prompt));
+      assertThat(SessionClient.types(events)).contains("generation.resumed").doesNotContain("generation.failed");
+    } finally {
+      cluster.run("start", Integer.toString(owner));
+    }
+  }
+
+  @Test
   void aToolCallAwaitingApprovalSurvivesADisconnectAndASigkillAndIsApprovedFromAnotherDevice() {
     SessionClient laptop = SessionClient.create(http[1]);
     assertThat(laptop.say("please use the lookup tool").status()).isEqualTo(200);

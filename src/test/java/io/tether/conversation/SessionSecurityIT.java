@@ -115,6 +115,14 @@ class SessionSecurityIT {
     refused(post("/v1/sessions/" + id + "/messages", read, "{\"text\":\"hi\"}"), 403, "read_only_token");
     refused(post("/v1/sessions/" + id + "/stop", read, null), 403, "read_only_token");
     refused(post("/v1/sessions/" + id + "/tokens", read, "{\"scope\":\"write\"}"), 403, "read_only_token");
+    try (var ws = http.ws(a.streamPath() + "?live=ws&offset=now&token=" + read)) {
+      ws.send(new JsonObject().put("type", "command").put("id", 1)
+          .put("command", new JsonObject().put("type", "message").put("text", "hi")));
+      ws.send(new JsonObject().put("type", "command").put("id", 2).put("command", new JsonObject().put("type", "snapshot")));
+      await().atMost(DEADLINE).until(() -> !ws.frames("error").isEmpty() && !ws.frames("result").isEmpty());
+      assertThat(ws.frames("error").get(0).getString("code")).isEqualTo("read_only_token");
+      assertThat(ws.frames("result").get(0).getInteger("status")).isEqualTo(200);
+    }
     // The backend's API key mints tokens for any session; bad token requests are refused.
     assertThat(post("/v1/sessions/" + id + "/tokens", API_KEY, "{\"scope\":\"write\",\"device\":\"phone\"}").status())
         .isEqualTo(201);
