@@ -51,6 +51,9 @@ token_secret() {
   fi
   cat "$DIR/token-secret"
 }
+# Computed here, once: the variables of a backgrounded command are expanded in its own subshell, so
+# calling token_secret per node would race on the file.
+TOKEN_SECRET="$(token_secret)"
 
 start_node() {
   local i="$1" n="$2"
@@ -64,7 +67,7 @@ start_node() {
   TETHER_CLUSTER_PORT=$((CLUSTER_BASE_PORT + i)) \
   TETHER_CLUSTER_MEMBERS="$(members_list "$n")" \
   TETHER_CLUSTER_NAME="${TETHER_CLUSTER_NAME:-tether-local}" \
-  TETHER_TOKEN_SECRET="$(token_secret)" \
+  TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
     nohup java $JVM_OPTS -jar "$JAR" >>"$DIR/node-$i.log" 2>&1 &
   echo $! >"$DIR/node-$i.pid"
 }

@@ -82,7 +82,7 @@ public final class TokenService {
       return Future.failedFuture(new InvalidToken("missing token"));
     }
     return auth.authenticate(new TokenCredentials(token.trim()))
-        .recover(e -> Future.failedFuture(new InvalidToken("invalid or expired token")))
+        .recover(e -> Future.failedFuture(new InvalidToken("invalid or expired token (" + e.getMessage() + ")")))
         .compose(user -> {
           JsonObject p = user.principal();
           try {

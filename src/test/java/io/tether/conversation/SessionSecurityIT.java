@@ -139,6 +139,12 @@ class SessionSecurityIT {
     refused(http.request(HttpMethod.PUT, a.streamPath(), auth, null), 403, "session_stream_read_only");
     refused(http.request(HttpMethod.DELETE, a.streamPath(), auth, null), 403, "session_stream_read_only");
     refused(http.request(HttpMethod.PUT, "/v1/stream/sessions/made-up", auth, null), 403, "session_stream_read_only");
+    try (var ws = http.ws(a.streamPath() + "?live=ws&offset=now&token=" + a.token)) {
+      ws.send(new JsonObject().put("type", "append").put("id", 1).put("data", new JsonObject().put("type", "user.message")));
+      await().atMost(DEADLINE).until(() -> !ws.frames("error").isEmpty());
+      assertThat(ws.frames("error").get(0).getString("code")).isEqualTo("session_stream_read_only");
+      assertThat(ws.frames("error").get(0).getInteger("status")).isEqualTo(403);
+    }
     refused(http.request(HttpMethod.PUT, "/v1/stream/copy-" + a.id, Map.of("Stream-Forked-From", "sessions/" + a.id), null),
         403, "session_stream_read_only");
   }
