@@ -124,7 +124,7 @@ public final class TetherNode {
     NodeIdentity identity = new NodeIdentity(config.nodeId(), config.httpPort(), ProcessHandle.current().pid());
     SessionStore sessions = new SessionStore(hazelcast);
     ConversationServices conversations = new ConversationServices(config, model(vertx, config), tools, sessions,
-        vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(5_000)));
+        vertx.createHttpClient(new HttpClientOptions().setConnectTimeout(5_000)), metrics);
     OwnerCompanion.Factory companions = owner -> SessionIds.isSessionStream(owner.stream())
         ? new SessionCompanion(owner, conversations, vertx) : null;
     StreamServices services = new StreamServices(vertx, config, identity, new StreamStore(hazelcast), cluster,

@@ -1,6 +1,7 @@
 package io.tether.conversation;
 
 import io.tether.config.TetherConfig;
+import io.tether.ops.TetherMetrics;
 import io.vertx.core.http.HttpClient;
 
 /**
@@ -12,5 +13,6 @@ public record ConversationServices(
     ChatModel model,
     Tools tools,
     SessionStore store,
-    HttpClient webhookClient) {
+    HttpClient webhookClient,
+    TetherMetrics metrics) {
 }

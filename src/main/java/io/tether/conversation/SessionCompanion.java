@@ -217,6 +217,7 @@ public final class SessionCompanion implements OwnerCompanion {
     return startedEvent.map(v -> {
       generation = new Generation(turn, 0);
       generation.call("");
+      services.metrics().generation("started", null);
       updateActive();
       return Result.ok(new JsonObject().put("messageId", id).put("turn", turn).put("offset", state.offset()));
     });
@@ -236,6 +237,7 @@ public final class SessionCompanion implements OwnerCompanion {
     if (c.assistantId() != null) {
       emit(event(ASSISTANT_END).put("messageId", c.assistantId()).put("finishReason", "stopped"));
     }
+    services.metrics().generation("stopped", null);
     return emit(event(GENERATION_STOPPED).put("turn", turn).put("device", device)).map(v -> {
       updateActive();
       saveNow();
@@ -261,6 +263,9 @@ public final class SessionCompanion implements OwnerCompanion {
       }
       return Future.succeededFuture(Result.error(409, "tool_not_awaiting_approval",
           "tool call " + callId + " is " + toolState));
+    }
+    if (!approve) {
+      services.metrics().toolCall("denied");
     }
     Future<Void> done = emit(approve
         ? event(TOOL_APPROVED).put("callId", callId).put("device", device)
@@ -294,6 +299,7 @@ public final class SessionCompanion implements OwnerCompanion {
     if (result == null && error == null) {
       return Future.succeededFuture(Result.error(400, "missing_result", "send result or error"));
     }
+    services.metrics().toolCall(error != null ? "failed" : "completed");
     JsonObject e = error != null ? event(TOOL_FAILED).put("callId", callId).put("error", error)
         : event(TOOL_COMPLETED).put("callId", callId).put("result", result);
     return emit(e.put("device", device)).map(v -> {
@@ -362,6 +368,7 @@ public final class SessionCompanion implements OwnerCompanion {
       String partial = c.partialAnswer();
       emit(event(GENERATION_RESUMED).put("turn", turn).put("messageId", c.assistantId())
           .put("afterChars", partial.length()).put("reason", "owner_changed"));
+      services.metrics().generation("resumed", "owner_changed");
       generation = new Generation(turn, 0);
       generation.assistantId = c.assistantId();
       generation.call(partial);
@@ -390,6 +397,8 @@ public final class SessionCompanion implements OwnerCompanion {
     long flushTimer = -1;
     boolean halted;
     int callSerial;
+    long calledAt;
+    boolean firstSeen;
 
     Generation(int turn, int resumes) {
       this.turn = turn;
@@ -400,6 +409,8 @@ public final class SessionCompanion implements OwnerCompanion {
       Conversation c = state;
       requested.clear();
       int serial = ++callSerial;
+      calledAt = System.nanoTime();
+      firstSeen = false;
       ChatRequest request = new ChatRequest(c.modelMessages(services.config().systemPrompt()),
           services.tools().definitions(), partial);
       call = services.model().stream(request, new ChatModel.ModelSink() {
@@ -437,6 +448,10 @@ public final class SessionCompanion implements OwnerCompanion {
     public void text(String delta) {
       if (halted || delta.isEmpty()) {
         return;
+      }
+      if (!firstSeen) {
+        firstSeen = true;
+        services.metrics().firstToken(System.nanoTime() - calledAt);
       }
       openAssistant();
       buffer.append(delta);
@@ -490,6 +505,7 @@ public final class SessionCompanion implements OwnerCompanion {
       String message = assistantId;
       assistantId = null;
       if (requested.isEmpty()) {
+        services.metrics().generation("completed", null);
         emit(event(GENERATION_COMPLETED).put("turn", turn)).onSuccess(v -> {
           if (generation == this) {
             generation = null;
@@ -542,6 +558,7 @@ public final class SessionCompanion implements OwnerCompanion {
           String partial = state.partialAnswer();
           emit(event(GENERATION_RESUMED).put("turn", turn).put("messageId", assistantId)
               .put("afterChars", partial.length()).put("reason", "upstream_error"));
+          services.metrics().generation("resumed", "upstream_error");
           call(partial);
         });
         return;
@@ -550,6 +567,7 @@ public final class SessionCompanion implements OwnerCompanion {
         emit(event(ASSISTANT_END).put("messageId", assistantId).put("finishReason", "error"));
         assistantId = null;
       }
+      services.metrics().generation("failed", null);
       emit(event(GENERATION_FAILED).put("turn", turn).put("error", String.valueOf(cause.getMessage()))).onSuccess(v -> {
         if (generation == this) {
           generation = null;
@@ -614,6 +632,7 @@ public final class SessionCompanion implements OwnerCompanion {
       if (current == null || !Conversation.TOOL_RUNNING_STATE.equals(current.getString("state"))) {
         return; // stopped or answered meanwhile
       }
+      services.metrics().toolCall(ar.succeeded() ? "completed" : "failed");
       emit(ar.succeeded() ? event(TOOL_COMPLETED).put("callId", callId).put("result", ar.result())
           : event(TOOL_FAILED).put("callId", callId).put("error", String.valueOf(ar.cause().getMessage())))
           .onSuccess(v -> {

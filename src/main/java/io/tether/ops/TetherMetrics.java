@@ -102,6 +102,24 @@ public final class TetherMetrics {
     slowConsumersCut.increment();
   }
 
+  /** A turn's generation event on this node: started, completed, stopped, failed, or resumed (with its reason). */
+  public void generation(String event, String reason) {
+    Counter.builder("tether.generations").description("Generation events of the sessions owned here")
+        .tag("event", event).tag("reason", reason == null ? "" : reason).register(registry).increment();
+  }
+
+  /** A tool call reached an outcome: completed, failed or denied. */
+  public void toolCall(String outcome) {
+    Counter.builder("tether.tool.calls").description("Tool calls by outcome").tag("outcome", outcome)
+        .register(registry).increment();
+  }
+
+  /** Time from a model call to its first token (or tool call). */
+  public void firstToken(long nanos) {
+    Timer.builder("tether.model.first.token").description("Model call to its first token")
+        .publishPercentiles(0.5, 0.99).register(registry).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
   /** Registers a gauge computed on scrape. */
   public void gauge(String name, String description, Supplier<Number> value) {
     Gauge.builder(name, value).description(description).register(registry);

@@ -168,6 +168,9 @@ class ConversationIT {
     assertThat(resumed.getString("reason")).isEqualTo("upstream_error");
     assertThat(resumed.getInteger("afterChars")).isGreaterThan(0);
     assertThat(finalAnswer(device)).isEqualTo(upstream.answer("survive an upstream cut"));
+    String metrics = http.get("/metrics").body();
+    assertThat(metrics).contains("tether_generations_total{event=\"resumed\",reason=\"upstream_error\"}")
+        .contains("tether_model_first_token_seconds_count");
   }
 
   @Test

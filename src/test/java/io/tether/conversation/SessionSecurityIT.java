@@ -140,6 +140,7 @@ class SessionSecurityIT {
     refused(http.request(HttpMethod.DELETE, a.streamPath(), auth, null), 403, "session_stream_read_only");
     refused(http.request(HttpMethod.PUT, "/v1/stream/sessions/made-up", auth, null), 403, "session_stream_read_only");
     try (var ws = http.ws(a.streamPath() + "?live=ws&offset=now&token=" + a.token)) {
+      await().atMost(DEADLINE).until(() -> !ws.frames("control").isEmpty());
       ws.send(new JsonObject().put("type", "append").put("id", 1).put("data", new JsonObject().put("type", "user.message")));
       await().atMost(DEADLINE).until(() -> !ws.frames("error").isEmpty());
       assertThat(ws.frames("error").get(0).getString("code")).isEqualTo("session_stream_read_only");
