@@ -120,6 +120,13 @@ export class TetherSession {
     this.retryTimer = null;
     this.watchdog = null;
     this.everConnected = false;
+    // A device that knows it went offline drops its connection at once and reconnects when back.
+    globalThis.addEventListener?.('offline', () => {
+      if (this.current && !this.closed && !this.paused) this.ended(this.current, 'offline');
+    });
+    globalThis.addEventListener?.('online', () => {
+      if (!this.closed && !this.paused && this.connection.status === 'reconnecting') this.open(true);
+    });
   }
 
   /** @returns {() => void} removes the listener */
@@ -248,7 +255,7 @@ export class TetherSession {
   }
 
   opened(attempt) {
-    if (attempt !== this.current) return;
+    if (attempt !== this.current || attempt.opened) return;
     attempt.opened = true;
     this.everConnected = true;
     this.failures = 0;
@@ -359,8 +366,10 @@ export class TetherSession {
       return;
     }
     attempt.abort = () => socket.close(1000);
-    socket.onopen = () => h.opened();
+    // Open means a first frame arrived (the server always starts with one): a socket that a proxy
+    // accepts and then cuts before any frame counts as a failed attempt, so the client falls back.
     socket.onmessage = (message) => {
+      h.opened();
       h.alive();
       let frame;
       try {
@@ -390,9 +399,9 @@ export class TetherSession {
         headers: { ...this.headers(), Accept: 'text/event-stream' }, signal: controller.signal,
       });
       if (!(await this.checkStatus(response, h))) return;
-      h.opened();
       let pending = [];
       const parser = new SseParser((type, data) => {
+        h.opened();
         h.alive();
         if (type === 'data') {
           pending = JSON.parse(data);

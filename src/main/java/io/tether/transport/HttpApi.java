@@ -12,6 +12,7 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.CorsHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,6 +68,14 @@ public final class HttpApi extends VerticleBase {
     new SessionHandler(services, gate).mount(router);
     StreamHandler streams = new StreamHandler(services, new LiveTransports(services, presence), gate);
     router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
+    // The demo chat and the browser client, from the jar.
+    StaticHandler demo = StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false);
+    router.get().handler(ctx -> {
+      ctx.response().putHeader("Content-Security-Policy",
+          "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:");
+      ctx.next();
+    }).handler(demo);
+    router.head().handler(demo);
     router.route().last().handler(ctx ->
         ApiError.of(404, "not_found", "no such endpoint: " + ctx.request().path()).send(ctx.response()));
     router.errorHandler(500, ctx -> {

@@ -1,0 +1,173 @@
+// The demo chat in a real browser (Debian's Chromium, driven by playwright-core) against a 3-node
+// cluster started by scripts/browser-tests.sh. Every test asserts what the user sees: the rendered
+// answer equals the complete generation, with nothing repeated and nothing missing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const NODES = (process.env.E2E_NODES ?? 'http://127.0.0.1:48081,http://127.0.0.1:48082,http://127.0.0.1:48083').split(',');
+const ROOT = new URL('../../', import.meta.url).pathname;
+const SHOTS = `${ROOT}target/e2e`;
+const DEADLINE = 60_000;
+let browser;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Polls `condition` (async) until it is truthy or the deadline passes. */
+async function until(condition, what, ms = DEADLINE) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await condition().catch(() => null);
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function api(base, path, token, init = {}) {
+  const response = await fetch(`${base}${path}`, {
+    ...init, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...(init.headers ?? {}) },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The session the page shows, from its URL. */
+async function sessionOf(page) {
+  await until(async () => new URL(page.url()).hash.includes('t='), 'the page to create its session');
+  const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
+  return { id: hash.get('s'), token: hash.get('t') };
+}
+
+async function snapshot(base, session) {
+  return api(base, `/v1/sessions/${session.id}`, session.token);
+}
+
+const lastAnswer = (snap) => [...snap.messages].reverse().find((m) => m.role === 'assistant')?.text ?? '';
+const renderedAnswer = (page) => page.locator('.message.assistant .text').last().textContent();
+
+async function openDemo(base, hash = '') {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  await page.goto(`${base}/${hash}`);
+  await until(async () => (await page.getAttribute('#badge', 'data-status')) === 'open', 'the page to connect');
+  return { context, page };
+}
+
+async function ask(page, text) {
+  await page.fill('#prompt', text);
+  await page.click('#send');
+}
+
+/** Waits until the session's generation ended and returns its final answer as the server has it. */
+async function completed(base, session) {
+  return until(async () => {
+    const snap = await snapshot(base, session);
+    return snap.generation.state === 'completed' ? lastAnswer(snap) : null;
+  }, 'the answer to complete');
+}
+
+function cluster(...args) {
+  return execFileSync(`${ROOT}scripts/cluster.sh`, args, { env: process.env, encoding: 'utf8' });
+}
+
+test('an answer cut by a network loss is rendered complete, with no repeated text, once back online', async () => {
+  const { context, page } = await openDemo(NODES[0]);
+  const session = await sessionOf(page);
+  await ask(page, 'Tell me everything about durable sessions');
+  await until(async () => (await renderedAnswer(page))?.length > 20, 'the answer to start');
+  await context.setOffline(true);
+  const cutAt = (await renderedAnswer(page)).length;
+  // While the page is offline, the server keeps generating.
+  await until(async () => lastAnswer(await snapshot(NODES[0], session)).length > cutAt + 40, 'generation to go on');
+  assert.equal((await renderedAnswer(page)).length, cutAt, 'nothing reaches an offline page');
+  await context.setOffline(false);
+  const expected = await completed(NODES[0], session);
+  await until(async () => (await renderedAnswer(page)) === expected, 'the page to show the whole answer');
+  assert.equal(await page.locator('.message.assistant').count(), 1);
+  assert.match(await page.textContent('#badge'), /resumed from offset \d+|live/);
+  await context.close();
+});
+
+test('a second page opened mid-answer shows the same text, and a tool is approved from it', async () => {
+  const first = await openDemo(NODES[0]);
+  const session = await sessionOf(first.page);
+  await ask(first.page, 'Write a long answer about offsets');
+  await until(async () => (await renderedAnswer(first.page))?.length > 20, 'the answer to start');
+  await first.page.click('#share');
+  const link = await until(async () => first.page.getAttribute('#share-link', 'href'), 'a link for another device');
+  const second = await openDemo(NODES[1], link.slice(link.indexOf('#')));
+  const expected = await completed(NODES[0], session);
+  for (const page of [first.page, second.page]) {
+    await until(async () => (await renderedAnswer(page)) === expected, 'both pages to show the whole answer');
+  }
+  await until(async () => (await second.page.locator('#devices li').count()) === 2, 'both devices listed');
+
+  // The model asks for a tool; the first page waits, the second approves.
+  await ask(first.page, 'What is the weather in Lisbon?');
+  const approve = second.page.locator('.tool[data-state="awaiting_approval"] button[data-decision="approve"]');
+  await until(async () => (await approve.count()) === 1, 'the approval button on the second page');
+  await approve.click();
+  const answer = await completed(NODES[0], session);
+  assert.match(answer, /^The tool answered .*Lisbon/);
+  await until(async () => (await renderedAnswer(first.page)) === answer, 'the first page to show the answer');
+  await until(async () => (await first.page.locator('.tool[data-state="completed"]').count()) === 1, 'the tool done');
+  assert.match(await first.page.textContent('.tool .meta'), /by device-/);
+  await first.page.screenshot({ path: `${SHOTS}/demo.png` });
+  await first.context.close();
+  await second.context.close();
+});
+
+test('with WebSocket and then SSE refused, the page completes the answer over long-poll and says so', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.routeWebSocket(/live=ws/, (ws) => ws.close({ code: 1008, reason: 'refused by a proxy' }));
+  await page.route(/live=sse/, (route) => route.abort('connectionrefused'));
+  await page.goto(`${NODES[2]}/`);
+  await until(async () => (await page.getAttribute('#badge', 'data-transport')) === 'long-poll'
+    && (await page.getAttribute('#badge', 'data-status')) === 'open', 'the page to fall back to long-poll');
+  assert.match(await page.textContent('#badge'), /long-poll/);
+  const session = await sessionOf(page);
+  await ask(page, 'Answer me over long-poll');
+  const expected = await completed(NODES[2], session);
+  await until(async () => (await renderedAnswer(page)) === expected, 'the long-poll page to show the answer');
+  assert.match(await page.textContent('#badge'), /long-poll/);
+  await context.close();
+});
+
+test('the owner node is SIGKILLed mid-answer and the page still gets the complete answer', async () => {
+  // The session is created through the API, so the page can be opened on a node that does not own it.
+  const created = await (await fetch(`${NODES[0]}/v1/sessions`, { method: 'POST', body: '{"device":"kill-test"}' })).json();
+  const session = { id: created.sessionId, token: created.token };
+  const admin = await (await fetch(`${NODES[0]}/v1/admin/streams/sessions/${session.id}`)).json();
+  const owner = Number(admin.owner.nodeId.replace('node-', ''));
+  const survivor = owner % 3;
+  const { context, page } = await openDemo(NODES[survivor], `#s=${session.id}&t=${session.token}&d=kill-test`);
+  await ask(page, 'Keep talking while a node dies');
+  await until(async () => (await renderedAnswer(page))?.length > 30, 'the answer to start');
+  cluster('kill', String(owner));
+  try {
+    const expected = await completed(NODES[survivor], session);
+    await until(async () => (await renderedAnswer(page)) === expected, 'the page to show the whole answer');
+    const events = await api(NODES[survivor], `/v1/stream/sessions/${session.id}?offset=-1`, session.token);
+    assert.ok(events.some((e) => e.type === 'generation.resumed' && e.reason === 'owner_changed'));
+  } finally {
+    cluster('start', String(owner));
+  }
+  await context.close();
+});
