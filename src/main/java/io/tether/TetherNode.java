@@ -55,6 +55,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -196,7 +197,7 @@ public final class TetherNode {
     properties.setProperty("tether.cluster.host", oneInterface ? config.clusterHost() : "127.0.0.1");
     properties.setProperty("tether.cluster.members", config.clusterMembers());
     properties.setProperty("tether.join.tcp", Boolean.toString(config.discovery().equals("tcp")));
-    properties.setProperty("tether.join.kubernetes", Boolean.toString(config.discovery().equals("kubernetes")));
+    properties.setProperty("tether.join.kubernetes", Boolean.toString(config.discovery().startsWith("kubernetes")));
     properties.setProperty("tether.k8s.service.dns", config.kubernetesService());
     Config hz;
     try (InputStream xml = openClusterXml(config)) {
@@ -204,6 +205,15 @@ public final class TetherNode {
     }
     if (oneInterface) {
       hz.setProperty("hazelcast.socket.bind.any", "false");
+    }
+    if (config.discovery().equals("kubernetes-api")) {
+      // Kubernetes API discovery: the members list the service's endpoints instead of resolving DNS.
+      Map<String, String> kubernetes = hz.getNetworkConfig().getJoin().getKubernetesConfig().getProperties();
+      kubernetes.remove("service-dns");
+      kubernetes.put("service-name", config.kubernetesServiceName());
+      if (!config.kubernetesNamespace().isEmpty()) {
+        kubernetes.put("namespace", config.kubernetesNamespace());
+      }
     }
     hz.setInstanceName("tether-" + config.nodeId());
     hz.getMemberAttributeConfig().setAttribute(ClusterView.NODE_ID_ATTRIBUTE, config.nodeId());

@@ -23,8 +23,10 @@ import java.util.UUID;
  * @param clusterHost          address Hazelcast and the event bus bind to; empty binds all ({@code TETHER_CLUSTER_HOST})
  * @param clusterPort          Hazelcast member port ({@code TETHER_CLUSTER_PORT})
  * @param clusterMembers       comma-separated TCP-IP join list ({@code TETHER_CLUSTER_MEMBERS})
- * @param discovery            {@code tcp} or {@code kubernetes} ({@code TETHER_DISCOVERY})
+ * @param discovery            {@code tcp}, {@code kubernetes} (DNS) or {@code kubernetes-api} ({@code TETHER_DISCOVERY})
  * @param kubernetesService    headless service for Kubernetes DNS discovery ({@code TETHER_K8S_SERVICE_DNS})
+ * @param kubernetesServiceName service whose endpoints Kubernetes API discovery lists ({@code TETHER_K8S_SERVICE_NAME})
+ * @param kubernetesNamespace  namespace for API discovery; empty: the pod's own ({@code TETHER_K8S_NAMESPACE})
  * @param clusterConfig        path of the Hazelcast config; empty means {@code ./cluster.xml} or the bundled copy
  * @param ringMaxEvents        events retained per stream ({@code TETHER_RING_MAX_EVENTS})
  * @param ringMaxBytes         payload bytes retained per stream ({@code TETHER_RING_MAX_BYTES})
@@ -68,6 +70,8 @@ public record TetherConfig(
     String clusterMembers,
     String discovery,
     String kubernetesService,
+    String kubernetesServiceName,
+    String kubernetesNamespace,
     String clusterConfig,
     int ringMaxEvents,
     long ringMaxBytes,
@@ -115,7 +119,8 @@ public record TetherConfig(
     require(eventLoops >= 1, "TETHER_EVENT_LOOPS must be at least 1");
     require(requestTimeoutMillis >= 100, "TETHER_REQUEST_TIMEOUT_MS must be at least 100");
     require(routeDeadlineMillis >= requestTimeoutMillis, "TETHER_ROUTE_DEADLINE_MS must be at least TETHER_REQUEST_TIMEOUT_MS");
-    require(discovery.equals("tcp") || discovery.equals("kubernetes"), "TETHER_DISCOVERY must be tcp or kubernetes");
+    require(discovery.equals("tcp") || discovery.equals("kubernetes") || discovery.equals("kubernetes-api"),
+        "TETHER_DISCOVERY must be tcp, kubernetes or kubernetes-api");
     require(tokenSecret.isEmpty() || tokenSecret.length() >= 32, "TETHER_TOKEN_SECRET must have at least 32 characters");
     require(tokenTtlSeconds >= 1, "TETHER_TOKEN_TTL_SECONDS must be at least 1");
     require(model.equals("simulated") || model.equals("openai"), "TETHER_MODEL must be simulated or openai");
@@ -161,6 +166,8 @@ public record TetherConfig(
         reader.string("TETHER_CLUSTER_MEMBERS", "127.0.0.1"),
         reader.string("TETHER_DISCOVERY", "tcp").toLowerCase(Locale.ROOT),
         reader.string("TETHER_K8S_SERVICE_DNS", "tether-hazelcast"),
+        reader.string("TETHER_K8S_SERVICE_NAME", "tether-hazelcast"),
+        reader.string("TETHER_K8S_NAMESPACE", ""),
         reader.string("TETHER_CLUSTER_CONFIG", ""),
         reader.integer("TETHER_RING_MAX_EVENTS", 10_000),
         reader.longValue("TETHER_RING_MAX_BYTES", 64L << 20),
@@ -222,6 +229,8 @@ public record TetherConfig(
     m.put("TETHER_CLUSTER_MEMBERS", clusterMembers);
     m.put("TETHER_DISCOVERY", discovery);
     m.put("TETHER_K8S_SERVICE_DNS", kubernetesService);
+    m.put("TETHER_K8S_SERVICE_NAME", kubernetesServiceName);
+    m.put("TETHER_K8S_NAMESPACE", kubernetesNamespace);
     m.put("TETHER_CLUSTER_CONFIG", clusterConfig);
     m.put("TETHER_RING_MAX_EVENTS", Integer.toString(ringMaxEvents));
     m.put("TETHER_RING_MAX_BYTES", Long.toString(ringMaxBytes));
