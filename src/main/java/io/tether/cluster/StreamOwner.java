@@ -118,9 +118,6 @@ public final class StreamOwner extends VerticleBase {
           long interval = services.config().heartbeatSeconds() * 1000L;
           leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
           log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
-          if (exists) {
-            startCompanion();
-          }
         });
   }
 
@@ -137,6 +134,10 @@ public final class StreamOwner extends VerticleBase {
       services.metrics().claimed(failover);
     }
     ready = true;
+    if (exists) {
+      // Before the requests that arrived during the claim are handled: a command among them needs it.
+      startCompanion();
+    }
     List<Message<WireMessage>> waiting = new ArrayList<>(early);
     early.clear();
     waiting.forEach(this::handle);

@@ -4,51 +4,123 @@ import io.gatling.javaapi.core.ChainBuilder;
 import io.gatling.javaapi.core.Session;
 
 import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
 
 import static io.gatling.javaapi.core.CoreDsl.StringBody;
+import static io.gatling.javaapi.core.CoreDsl.asLongAsDuring;
+import static io.gatling.javaapi.core.CoreDsl.bodyString;
+import static io.gatling.javaapi.core.CoreDsl.doIf;
 import static io.gatling.javaapi.core.CoreDsl.exec;
 import static io.gatling.javaapi.core.CoreDsl.jmesPath;
+import static io.gatling.javaapi.core.CoreDsl.pause;
+import static io.gatling.javaapi.core.CoreDsl.tryMax;
+import static io.gatling.javaapi.http.HttpDsl.header;
 import static io.gatling.javaapi.http.HttpDsl.http;
+import static io.gatling.javaapi.http.HttpDsl.sse;
 import static io.gatling.javaapi.http.HttpDsl.status;
 import static io.gatling.javaapi.http.HttpDsl.ws;
 
-/** The steps the simulations share: create a session, follow it over WebSocket, check the answer. */
+/**
+ * The steps the simulations share. A user behaves as the browser client does: it talks to nodes that
+ * are ready (as a load balancer would route it), retries a failed request on another node, replaces a
+ * connection that went silent (its node died) with a new one from its last offset, and in the end
+ * checks the answer it rebuilt against the session's final answer.
+ */
 final class Steps {
+
+  private static final Duration LOOK = Duration.ofMillis(250);
+  private static final Function<Session, String> WS_NAME = s -> "ws-" + s.getInt("conn");
+  private static final Function<Session, String> SSE_NAME = s -> "sse-" + s.getInt("conn");
 
   private Steps() {
   }
 
-  /** A new session (its id and token) on a random node, and a fresh tracker. */
-  static final ChainBuilder CREATE_SESSION = exec(session -> AnswerTracker.start(session).set("base", Settings.randomBase()))
-      .exec(http("create session").post(session -> session.getString("base") + "/v1/sessions")
-          .body(StringBody("{\"device\":\"gatling\"}")).asJson()
-          .check(status().is(201), jmesPath("sessionId").saveAs("id"), jmesPath("token").saveAs("token")));
-
-  /** Opens the session's WebSocket on the user's current node, from the last offset it has. */
-  static ChainBuilder connect(String name) {
-    return exec(ws(name).connect(session -> Settings.ws(session.getString("base")) + "/v1/stream/sessions/"
-        + session.getString("id") + "?live=ws&offset=" + session.getString("offset") + "&token=" + session.getString("token")));
+  /** Retries on another ready node, after a pause longer than the readiness cache (a node that just died is re-probed). */
+  private static ChainBuilder onLiveNode(ChainBuilder request) {
+    return tryMax(5, "attempt").on(doIf(s -> s.getInt("attempt") > 0).then(pause(Duration.ofMillis(400)))
+        .exec(s -> s.set("base", Settings.liveBase())).exec(request));
   }
 
-  /** Sends the user's message as a command frame on its socket. */
-  static final ChainBuilder ASK = exec(ws("ask").sendText(
-      "{\"type\":\"command\",\"id\":1,\"command\":{\"type\":\"message\",\"text\":\"Tell me about durable sessions\"}}"));
+  private static String stream(Session s, String live) {
+    return "/v1/stream/sessions/" + s.getString("id") + "?live=" + live + "&offset=" + s.getString("offset")
+        + "&token=" + s.getString("token");
+  }
 
-  /** Applies the frames received since the last look. */
-  static final ChainBuilder READ = exec(ws.processUnmatchedMessages(AnswerTracker::process));
+  /** A new session (its id and token), and a fresh tracker. */
+  static final ChainBuilder CREATE_SESSION = exec(AnswerTracker::start)
+      .exec(onLiveNode(exec(http("create session").post(s -> s.getString("base") + "/v1/sessions")
+          .body(StringBody("{\"device\":\"gatling\"}")).asJson()
+          .check(status().is(201), jmesPath("sessionId").saveAs("id"), jmesPath("token").saveAs("token")))));
 
-  /** Follows the answer until it completes (or the deadline passes). */
-  static final ChainBuilder FOLLOW = exec(
-      io.gatling.javaapi.core.CoreDsl.asLongAsDuring(session -> !session.getBoolean("done"), Settings.ANSWER_DEADLINE)
-          .on(io.gatling.javaapi.core.CoreDsl.pause(Duration.ofMillis(250)).exec(READ)));
+  /** The user's message, idempotent by its id, so a retry on another node cannot send it twice. */
+  static final ChainBuilder ASK = exec(s -> s.set("messageId", "m_" + UUID.randomUUID()))
+      .exec(onLiveNode(exec(http("send message").post(s -> s.getString("base") + "/v1/sessions/" + s.getString("id") + "/messages")
+          .header("Authorization", "Bearer #{token}")
+          .body(StringBody("{\"text\":\"Tell me about durable sessions\",\"messageId\":\"#{messageId}\"}")).asJson()
+          .check(status().is(200)))));
 
-  /** The answer the session ended with (snapshot) must be the text rebuilt from the frames, with no gap or duplicate. */
-  static final ChainBuilder VERIFY = exec(http("final answer")
-      .get(session -> Settings.randomBase() + "/v1/sessions/" + session.getString("id"))
+  /** The answer the session ended with must be the text rebuilt from the transport, with no gap or duplicate. */
+  static final ChainBuilder VERIFY = onLiveNode(exec(http("final answer")
+      .get(s -> s.getString("base") + "/v1/sessions/" + s.getString("id"))
       .header("Authorization", "Bearer #{token}")
-      .check(status().is(200), jmesPath("messages[-1].text").is(AnswerTracker::expected)));
+      .check(status().is(200), jmesPath("messages[-1].text").saveAs("final"),
+          jmesPath("messages[-1].text").is(AnswerTracker::expected))))
+      .exec(AnswerTracker::explainMismatch);
 
   static boolean notDone(Session session) {
     return !session.getBoolean("done");
+  }
+
+  private static Session nextConnection(Session s) {
+    return s.set("conn", s.getInt("conn") + 1).set("heardAt", System.currentTimeMillis());
+  }
+
+  // ------------------------------------------------------------------------------------ WebSocket
+
+  /** Each attempt gets its own socket name: a failed attempt's socket stays registered under the old one. */
+  static ChainBuilder wsConnect(String name) {
+    return onLiveNode(exec(Steps::nextConnection).exec(ws(name).wsName(WS_NAME)
+        .connect(s -> Settings.ws(s.getString("base")) + stream(s, "ws"))));
+  }
+
+  /** Follows the answer on WebSocket; with {@code storm}, also drops the socket at random moments. */
+  static ChainBuilder wsFollow(boolean storm) {
+    ChainBuilder look = pause(LOOK).exec(ws.processUnmatchedMessages(WS_NAME, AnswerTracker::websocket))
+        .exec(doIf(AnswerTracker::stale).then(wsConnect("reconnect after silence")));
+    if (storm) {
+      // Only a socket that delivered a frame in the last half second is dropped: one whose node just
+      // died is left to the silence watchdog (closing a crashed socket is an error in Gatling).
+      look = look.exec(doIf(s -> notDone(s) && AnswerTracker.heardWithin(s, 500) && ThreadLocalRandom.current().nextInt(8) == 0)
+          .then(exec(ws("drop").wsName(WS_NAME).close()).exec(wsConnect("resume on a random node"))));
+    }
+    return wsConnect("connect")
+        .exec(asLongAsDuring(Steps::notDone, Settings.ANSWER_DEADLINE).on(look))
+        .exec(doIf(s -> AnswerTracker.heardWithin(s, 1_000)).then(exec(ws("close").wsName(WS_NAME).close())));
+  }
+
+  // ------------------------------------------------------------------------------------ SSE
+
+  static ChainBuilder sseConnect(String name) {
+    return onLiveNode(exec(Steps::nextConnection).exec(sse(name).sseName(SSE_NAME)
+        .get(s -> s.getString("base") + stream(s, "sse"))));
+  }
+
+  static ChainBuilder sseFollow() {
+    ChainBuilder look = pause(LOOK).exec(sse.processUnmatchedMessages(SSE_NAME, AnswerTracker::sse))
+        .exec(doIf(AnswerTracker::stale).then(sseConnect("SSE reconnect after silence")));
+    return sseConnect("SSE connect")
+        .exec(asLongAsDuring(Steps::notDone, Settings.ANSWER_DEADLINE).on(look))
+        .exec(doIf(s -> AnswerTracker.heardWithin(s, 1_000)).then(exec(sse("SSE close").sseName(SSE_NAME).close())));
+  }
+
+  // ------------------------------------------------------------------------------------ long-poll
+
+  static ChainBuilder longPollFollow() {
+    return asLongAsDuring(Steps::notDone, Settings.ANSWER_DEADLINE).on(
+        onLiveNode(exec(http("long-poll").get(s -> s.getString("base") + stream(s, "long-poll"))
+            .check(status().in(200, 204), header("Stream-Next-Offset").saveAs("next"), bodyString().saveAs("body"))))
+            .exec(s -> AnswerTracker.longPoll(s, s.getString("body"), s.getString("next"))));
   }
 }
