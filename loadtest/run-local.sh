@@ -36,7 +36,7 @@ wait "$gatling" || status=$?
 # Every user's answer must have been verified (the simulation's assertion), and the only errors allowed
 # are requests refused by the node being killed, which the users retried on another node.
 unexpected=$(sed -n '/---- Errors/,/====/p' "$ROOT/target/gatling-run.log" | grep '^> ' \
-  | grep -v -e 'Connection refused' -e 'found 503' -e 'Premature close' | sort -u || true)
+  | grep -v -e 'Connection refused' -e 'found 503' -e 'Premature close' -e 'WebSocket was already crashed' | sort -u || true)
 if [[ -n "$unexpected" ]]; then
   echo "errors other than refusals by the killed node:" >&2
   echo "$unexpected" >&2
