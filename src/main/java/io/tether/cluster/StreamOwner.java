@@ -94,31 +94,50 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /**
-   * Claims ownership and registers the stream's address at the same time (requests that arrive before
-   * the claim completes wait for it). Fails with {@link NotFound} for an absent stream unless this
-   * owner was started to create it.
+   * Claims ownership and registers the stream's address: at the same time for an owner started to
+   * create the stream (requests that arrive before the claim completes wait for it), one after the
+   * other otherwise. Fails with {@link NotFound} for an absent stream unless this owner was started to
+   * create it.
    */
   @Override
   public Future<?> start() {
-    consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
-    Future<StreamReply> claim = services.store()
-        .execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
-        .andThen(ar -> {
-          if (ar.succeeded()) {
-            claimed(ar.result());
-          }
-        });
-    return Future.all(claim, consumer.completion())
-        .compose(v -> claim.result().outcome() == Outcome.ABSENT && !mayCreate
-            ? consumer.unregister().transform(x -> Future.failedFuture(new NotFound()))
-            : Future.succeededFuture())
-        .onSuccess(v -> {
-          services.owners().add(this);
-          services.metrics().ownedStreams().incrementAndGet();
-          long interval = services.config().heartbeatSeconds() * 1000L;
-          leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
-          log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
-        });
+    Future<?> started;
+    if (mayCreate) {
+      // Most creates are for new streams: register the address while the claim runs.
+      consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
+      Future<StreamReply> claim = services.store()
+          .execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
+          .andThen(ar -> {
+            if (ar.succeeded()) {
+              claimed(ar.result());
+            }
+          });
+      started = Future.all(claim, consumer.completion());
+    } else {
+      // Any other request may name a stream that does not exist: claim first, and register the address
+      // only for a stream that does. A registration made and dropped again for an absent stream could
+      // linger in other members' caches, and messages sent to it would be lost until their timeout.
+      started = services.store()
+          .execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
+          .compose(reply -> {
+            if (reply.outcome() == Outcome.ABSENT) {
+              return Future.failedFuture(new NotFound());
+            }
+            consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
+            return consumer.completion().andThen(ar -> {
+              if (ar.succeeded()) {
+                claimed(reply);
+              }
+            });
+          });
+    }
+    return started.onSuccess(v -> {
+      services.owners().add(this);
+      services.metrics().ownedStreams().incrementAndGet();
+      long interval = services.config().heartbeatSeconds() * 1000L;
+      leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
+      log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
+    });
   }
 
   private void claimed(StreamReply reply) {
