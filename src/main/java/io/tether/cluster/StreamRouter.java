@@ -197,9 +197,18 @@ public final class StreamRouter {
      */
     @SuppressWarnings("unchecked")
     void activate(int current) {
-      String node = cluster.ownerNodeOf(stream);
+      String node;
+      boolean live;
+      try {
+        node = cluster.ownerNodeOf(stream);
+        live = node != null && cluster.memberNodeIds().contains(node);
+      } catch (RuntimeException e) {
+        // Hazelcast is shutting down under this node: nothing can be routed from here any more.
+        promise.tryFail(new RouteException(RouteException.Kind.UNAVAILABLE, "this node is leaving the cluster"));
+        return;
+      }
       step("activate on " + node);
-      if (node == null || !cluster.memberNodeIds().contains(node)) {
+      if (!live) {
         // The partition table still names a member that left: its backup is being promoted.
         retry(backoff(tries), "partition of " + stream + " has no live owner yet", true);
         return;
