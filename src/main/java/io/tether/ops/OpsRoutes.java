@@ -2,6 +2,7 @@ package io.tether.ops;
 
 import io.tether.cluster.OwnerInfo;
 import io.tether.cluster.StreamServices;
+import io.tether.security.Credentials;
 import io.tether.transport.ApiError;
 import io.tether.transport.ProtocolHeaders;
 import io.tether.transport.Replies;
@@ -10,8 +11,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.micrometer.PrometheusScrapingHandler;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -66,7 +65,7 @@ public final class OpsRoutes {
             .withHeader("WWW-Authenticate", "Bearer").send(ctx.response());
         return;
       }
-      if (!constantTimeEquals(auth.substring(7).trim(), services.config().adminToken())) {
+      if (!Credentials.constantTimeEquals(auth.substring(7).trim(), services.config().adminToken())) {
         ApiError.of(403, "forbidden", "admin token is not valid").send(ctx.response());
         return;
       }
@@ -98,9 +97,5 @@ public final class OpsRoutes {
       ctx.response().putHeader("Content-Type", "application/json").putHeader("Cache-Control", "no-store")
           .end(body.encode());
     });
-  }
-
-  private static boolean constantTimeEquals(String a, String b) {
-    return MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
   }
 }

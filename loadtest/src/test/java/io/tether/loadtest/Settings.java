@@ -9,7 +9,10 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
 /** Load-test parameters, from system properties (-DbaseUrls=... -Dusers=... -DrampSeconds=...). */
 final class Settings {
@@ -24,37 +27,33 @@ final class Settings {
   static final long STALE_MILLIS = Long.getLong("staleMillis", 6_000);
 
   private static final HttpClient PROBE = HttpClient.newBuilder().connectTimeout(Duration.ofMillis(300)).build();
-  private static final Map<String, long[]> READY = new ConcurrentHashMap<>();
+  private static final Map<String, Boolean> READY = new ConcurrentHashMap<>();
+
+  static {
+    // Readiness is probed off Gatling's threads (they must never block), every 250 ms.
+    BASE_URLS.forEach(base -> READY.put(base, true));
+    ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "readiness-prober");
+      t.setDaemon(true);
+      return t;
+    });
+    prober.scheduleWithFixedDelay(() -> BASE_URLS.forEach(base -> PROBE.sendAsync(
+            HttpRequest.newBuilder(URI.create(base + "/health/ready")).timeout(Duration.ofMillis(500)).build(),
+            HttpResponse.BodyHandlers.discarding())
+        .whenComplete((r, e) -> READY.put(base, e == null && r.statusCode() == 200))), 0, 250, TimeUnit.MILLISECONDS);
+  }
 
   private Settings() {
   }
 
   /**
    * A random node among those answering {@code /health/ready}, as a Kubernetes Service or a load
-   * balancer routes only to ready pods (each node's state is re-probed at most every 250 ms).
+   * balancer routes only to ready pods (each node is probed every 250 ms).
    */
   static String liveBase() {
-    List<String> live = BASE_URLS.stream().filter(Settings::ready).toList();
+    List<String> live = BASE_URLS.stream().filter(READY::get).toList();
     List<String> from = live.isEmpty() ? BASE_URLS : live;
     return from.get(ThreadLocalRandom.current().nextInt(from.size()));
-  }
-
-  private static boolean ready(String base) {
-    long now = System.currentTimeMillis();
-    long[] state = READY.computeIfAbsent(base, b -> new long[] {0, 0});
-    synchronized (state) {
-      if (now - state[0] > 250) {
-        state[0] = now;
-        try {
-          HttpResponse<Void> r = PROBE.send(HttpRequest.newBuilder(URI.create(base + "/health/ready"))
-              .timeout(Duration.ofMillis(500)).build(), HttpResponse.BodyHandlers.discarding());
-          state[1] = r.statusCode() == 200 ? 1 : 0;
-        } catch (Exception e) {
-          state[1] = 0;
-        }
-      }
-      return state[1] == 1;
-    }
   }
 
   static String ws(String base) {
