@@ -18,7 +18,10 @@ export TETHER_HEARTBEAT_SECONDS="${TETHER_HEARTBEAT_SECONDS:-2}"
 BASES="http://127.0.0.1:58081,http://127.0.0.1:58082,http://127.0.0.1:58083"
 
 ensure_jar
-trap '"$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXIT
+gatling=""
+# On any exit, stop Gatling (Maven and the JVM it forked) and the cluster.
+stop_gatling() { [[ -z "$gatling" ]] || { pkill -TERM -P "$gatling" 2>/dev/null; kill "$gatling" 2>/dev/null; } || true; }
+trap 'stop_gatling; "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/cluster.sh" up 3
 mvn -q -B -f "$ROOT/loadtest/pom.xml" test-compile
 
@@ -33,6 +36,7 @@ echo "SIGKILL node 2 at $(date +%T)"
 echo "node 2 back at $(date +%T)"
 status=0
 wait "$gatling" || status=$?
+gatling=""
 # Every user's answer must have been verified (the simulation's assertion), and the only errors allowed
 # are requests refused by the node being killed, which the users retried on another node.
 unexpected=$(sed -n '/---- Errors/,/====/p' "$ROOT/target/gatling-run.log" | grep '^> ' \

@@ -130,6 +130,12 @@ case "$cmd" in
     fi
     if [[ "$cmd" == kill ]]; then
       kill -KILL "$pid"
+      # Wait until the process is gone (or a zombie), so that a start right after finds its ports free.
+      deadline=$((SECONDS + 15))
+      while kill -0 "$pid" 2>/dev/null && [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z* ]] \
+          && (( SECONDS < deadline )); do
+        sleep 0.05
+      done
       echo "node $i (pid $pid) killed"
     else
       kill -TERM "$pid"

@@ -234,6 +234,23 @@ public final class Conversation {
     return out;
   }
 
+  /**
+   * The finish reason of the current turn's answer when that answer has ended but the turn has not
+   * (its last message is an assistant message of this turn that ended, and none is open): the turn's
+   * closing event was not appended yet. {@code null} otherwise.
+   */
+  public String endedAnswerReason() {
+    if (assistantId != null || messages.isEmpty() || !generation.equals(RUNNING)) {
+      return null;
+    }
+    JsonObject last = messages.get(messages.size() - 1);
+    if (!"assistant".equals(last.getString("role")) || last.getInteger("turn", -1) != turn
+        || !last.getBoolean("complete", false)) {
+      return null;
+    }
+    return last.getString("finishReason");
+  }
+
   /** The text written so far of the assistant message in progress. */
   public String partialAnswer() {
     JsonObject m = assistantId == null ? null : message(assistantId);

@@ -212,8 +212,11 @@ public final class SessionCompanion implements OwnerCompanion {
     }
     String id = messageId != null ? messageId : "m_" + shortId();
     int turn = c.turn() + 1;
-    emit(event(USER_MESSAGE).put("messageId", id).put("turn", turn).put("text", text).put("device", device));
-    Future<Void> startedEvent = emit(event(GENERATION_STARTED).put("turn", turn).put("model", services.model().name()));
+    // One append: a new owner never finds the message without its generation (a retry of the message
+    // would then be answered as a duplicate and the turn never answered).
+    Future<Void> startedEvent = emitTogether(List.of(
+        event(USER_MESSAGE).put("messageId", id).put("turn", turn).put("text", text).put("device", device),
+        event(GENERATION_STARTED).put("turn", turn).put("model", services.model().name())));
     return startedEvent.map(v -> {
       generation = new Generation(turn, 0);
       generation.call("");
@@ -363,7 +366,11 @@ public final class SessionCompanion implements OwnerCompanion {
   /** After a restore: continue what the previous owner was doing. */
   private void resumeWork() {
     Conversation c = state;
-    if (c.generation().equals(Conversation.RUNNING)) {
+    String ended = c.endedAnswerReason();
+    if (ended != null && !ended.equals("tool_calls")) {
+      // The answer was whole; only the event closing the turn was lost with the previous owner.
+      closeEndedTurn(c.turn(), ended);
+    } else if (c.generation().equals(Conversation.RUNNING)) {
       int turn = c.turn();
       String partial = c.partialAnswer();
       emit(event(GENERATION_RESUMED).put("turn", turn).put("messageId", c.assistantId())
@@ -376,7 +383,10 @@ public final class SessionCompanion implements OwnerCompanion {
       generation = new Generation(c.turn(), 0);
       for (JsonObject tool : c.toolsOfTurn(c.turn())) {
         String s = tool.getString("state");
-        if ((s.equals(Conversation.APPROVED) || s.equals(Conversation.REQUESTED)
+        if (s.equals(Conversation.REQUESTED) && tool.getBoolean("approval", false)) {
+          // Its awaiting-approval event was lost with the previous owner: it still needs a decision.
+          emit(event(TOOL_AWAITING_APPROVAL).put("callId", tool.getString("callId")));
+        } else if ((s.equals(Conversation.APPROVED) || s.equals(Conversation.REQUESTED)
             || s.equals(Conversation.TOOL_RUNNING_STATE)) && !"client".equals(tool.getString("executor"))) {
           runTool(tool);
         }
@@ -384,6 +394,24 @@ public final class SessionCompanion implements OwnerCompanion {
       continueIfToolsDone();
     }
     updateActive();
+  }
+
+  /**
+   * Appends the event that closes a turn whose answer had ended ({@code finishReason}) when the
+   * previous owner was lost: stopped, failed or completed, as that owner would have.
+   */
+  private void closeEndedTurn(int turn, String finishReason) {
+    JsonObject closing = switch (finishReason) {
+      case "stopped" -> event(GENERATION_STOPPED).put("turn", turn);
+      case "error" -> event(GENERATION_FAILED).put("turn", turn).put("error", "the model call failed");
+      default -> event(GENERATION_COMPLETED).put("turn", turn);
+    };
+    services.metrics().generation(finishReason.equals("stopped") ? "stopped"
+        : finishReason.equals("error") ? "failed" : "completed", null);
+    emit(closing).onSuccess(v -> {
+      updateActive();
+      saveNow();
+    });
   }
 
   /** One turn's generation on this owner: model calls, coalesced deltas, tool requests. */
@@ -690,8 +718,20 @@ public final class SessionCompanion implements OwnerCompanion {
    * A refused or failed append means this owner lost the stream: it stops here.
    */
   private Future<Void> emit(JsonObject event) {
-    event.getMap().values().removeIf(java.util.Objects::isNull);
-    byte[] payload = event.encode().getBytes(StandardCharsets.UTF_8);
+    return emitTogether(List.of(event));
+  }
+
+  /**
+   * Appends {@code events} as one stream event (a JSON batch): a reader, and the next owner, sees all of
+   * them or none.
+   */
+  private Future<Void> emitTogether(List<JsonObject> events) {
+    List<byte[]> messages = new ArrayList<>();
+    for (JsonObject event : events) {
+      event.getMap().values().removeIf(java.util.Objects::isNull);
+      messages.add(event.encode().getBytes(StandardCharsets.UTF_8));
+    }
+    byte[] payload = JsonBatch.join(messages);
     Promise<Void> done = Promise.promise();
     tail = tail.compose(v -> {
       if (stopped) {
@@ -702,7 +742,8 @@ public final class SessionCompanion implements OwnerCompanion {
       if (reply.outcome() != Outcome.APPENDED) {
         return Future.failedFuture(new IllegalStateException("append answered " + reply.outcome()));
       }
-      state.apply(event, reply.start().plus(payload.length).toString());
+      String next = reply.start().plus(payload.length).toString();
+      events.forEach(event -> state.apply(event, next));
       return Future.<Void>succeededFuture();
     }).onComplete(ar -> {
       if (ar.failed() && !stopped) {

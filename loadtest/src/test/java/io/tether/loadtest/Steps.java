@@ -37,9 +37,14 @@ final class Steps {
   private Steps() {
   }
 
-  /** Retries on another ready node, after a pause longer than the readiness cache (a node that just died is re-probed). */
+  /**
+   * Retries a refused request on another ready node, as the browser client does: after a pause that
+   * starts longer than the readiness probe's period (a node that just died is seen as such) and
+   * doubles up to 3 s, for at most eight attempts (about 15 s, longer than a node kill's reassignment).
+   */
   private static ChainBuilder onLiveNode(ChainBuilder request) {
-    return tryMax(5, "attempt").on(doIf(s -> s.getInt("attempt") > 0).then(pause(Duration.ofMillis(400)))
+    return tryMax(8, "attempt").on(doIf(s -> s.getInt("attempt") > 0)
+            .then(pause(s -> Duration.ofMillis(Math.min(3_000, 400L << Math.min(4, s.getInt("attempt") - 1)))))
         .exec(s -> s.set("base", Settings.liveBase())).exec(request));
   }
 
@@ -52,7 +57,10 @@ final class Steps {
   static final ChainBuilder CREATE_SESSION = exec(AnswerTracker::start)
       .exec(onLiveNode(exec(http("create session").post(s -> s.getString("base") + "/v1/sessions")
           .body(StringBody("{\"device\":\"gatling\"}")).asJson()
-          .check(status().is(201), jmesPath("sessionId").saveAs("id"), jmesPath("token").saveAs("token")))));
+          .check(status().is(201), jmesPath("sessionId").saveAs("id"), jmesPath("token").saveAs("token")))))
+      // A user whose session could not be created has nothing to follow (it fails the final count);
+      // following a session without an id and token would only collect 401s.
+      .exitHereIf(s -> !s.contains("token"));
 
   /** The user's message, idempotent by its id, so a retry on another node cannot send it twice. */
   static final ChainBuilder ASK = exec(s -> s.set("messageId", "m_" + UUID.randomUUID()))
@@ -73,8 +81,9 @@ final class Steps {
     return !session.getBoolean("done");
   }
 
+  /** A new connection: its own name, a fresh silence clock, and no half-received SSE batch of the old one. */
   private static Session nextConnection(Session s) {
-    return s.set("conn", s.getInt("conn") + 1).set("heardAt", System.currentTimeMillis());
+    return s.set("conn", s.getInt("conn") + 1).set("heardAt", System.currentTimeMillis()).set("pending", "");
   }
 
   // ------------------------------------------------------------------------------------ WebSocket
