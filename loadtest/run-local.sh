@@ -40,7 +40,15 @@ gatling=""
 # Every user's answer must have been verified (the simulation's assertion), and the only errors allowed
 # are requests refused by the node being killed, which the users retried on another node.
 unexpected=$(sed -n '/---- Errors/,/====/p' "$ROOT/target/gatling-run.log" | grep '^> ' \
-  | grep -v -e 'Connection refused' -e 'found 503' -e 'Premature close' -e 'WebSocket was already crashed' | sort -u || true)
+  | grep -v -e 'Connection refused' -e 'Connection reset by peer' -e 'found 503' -e 'response with code 503' \
+      -e 'Premature close' -e 'WebSocket was already crashed' | sort -u || true)
+# A reset connection counts as the killed node's refusal only if it was a request to that node (the
+# failure log names the URL of every failed HTTP request).
+stray=$(awk '/ Request .* failed for user .*reset by peer/ {want = 1; next}
+  want && /^(GET|POST|PUT|DELETE|HEAD) / {if ($2 !~ /:58082\//) print "reset by a live node: " $1 " " $2; want = 0}' \
+  "$ROOT/target/gatling-failures.log" 2>/dev/null | sort -u || true)
+unexpected="$unexpected${stray:+$'\n'$stray}"
+unexpected="${unexpected#$'\n'}"
 if [[ -n "$unexpected" ]]; then
   echo "errors other than refusals by the killed node:" >&2
   echo "$unexpected" >&2
