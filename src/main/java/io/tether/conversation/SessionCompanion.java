@@ -401,14 +401,16 @@ public final class SessionCompanion implements OwnerCompanion {
    * previous owner was lost: stopped, failed or completed, as that owner would have.
    */
   private void closeEndedTurn(int turn, String finishReason) {
-    JsonObject closing = switch (finishReason) {
-      case "stopped" -> event(GENERATION_STOPPED).put("turn", turn);
-      case "error" -> event(GENERATION_FAILED).put("turn", turn).put("error", "the model call failed");
-      default -> event(GENERATION_COMPLETED).put("turn", turn);
-    };
-    services.metrics().generation(finishReason.equals("stopped") ? "stopped"
-        : finishReason.equals("error") ? "failed" : "completed", null);
-    emit(closing).onSuccess(v -> {
+    JsonObject closing;
+    switch (finishReason) {
+      case "stopped" -> closing = event(GENERATION_STOPPED);
+      case "error" -> closing = event(GENERATION_FAILED).put("error", "the model call failed");
+      default -> closing = event(GENERATION_COMPLETED);
+    }
+    // The metric's event is the closing event's suffix: stopped, failed or completed.
+    String type = closing.getString("type");
+    services.metrics().generation(type.substring(type.indexOf('.') + 1), null);
+    emit(closing.put("turn", turn)).onSuccess(v -> {
       updateActive();
       saveNow();
     });
