@@ -3,31 +3,64 @@
 #
 #   1. append -> SSE delivery at 1000 streams, readers on nodes that do not own their stream,
 #      writers spread over all nodes (after a 60 s warm-up of all nodes)
+#   1b. append -> WebSocket delivery at 1000 streams and a fixed offered rate, side by side with a bare
+#      Vert.x WebSocket relay (io.tether.bench.RelayNode: three processes on the same clustered event
+#      bus and cluster.xml, no owner, no ring, no replication), alternating over ROUNDS rounds
 #   2. reconnect on a non-owner node -> first replayed event (p50/p99 over 500 sequential reconnects)
 #   3. streams created per second (PUT, 16 concurrent clients over all nodes)
 #   4. SIGKILL of a stream's owner -> the stream writable again through a survivor (10 trials)
 #
-#   scripts/bench-cluster.sh [MEASURE_SECONDS] [FAILOVER_TRIALS]      (defaults 10 and 10)
+#   scripts/bench-cluster.sh [MEASURE_SECONDS] [FAILOVER_TRIALS] [RATE] [ROUNDS]   (defaults 10 10 250 3)
 #
-# Uses HTTP ports 28081-28083 and Hazelcast ports 25701-25703. Results: target/bench/cluster.md.
+# RATE is the offered load of the relay comparison, appends/s over all 1000 streams.
+# Uses HTTP ports 28081-28083 and Hazelcast ports 25701-25703 (Tether), 29081-29083 and 26701-26703
+# (relay). Results: target/bench/cluster.md.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 MEASURE="${1:-10}"
 TRIALS="${2:-10}"
+RATE="${3:-250}"
+ROUNDS="${4:-3}"
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 export TETHER_BASE_PORT=28080 TETHER_CLUSTER_BASE_PORT=25700 TETHER_CLUSTER_NAME="bench-$$" TETHER_LOG_LEVEL=WARN
 export TETHER_JVM_OPTS="${TETHER_JVM_OPTS:--Xms512m -Xmx512m}"
 URLS="http://127.0.0.1:28081,http://127.0.0.1:28082,http://127.0.0.1:28083"
+RELAY_URLS="http://127.0.0.1:29081,http://127.0.0.1:29082,http://127.0.0.1:29083"
+RELAY_PIDS="$OUT/relay.pids"
 
 ensure_jar
 (cd "$ROOT" && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
   -Dmdep.includeScope=test)
 CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
 cd "$ROOT"
-trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
+relay_down() {
+  if [[ -f "$RELAY_PIDS" ]]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$RELAY_PIDS"
+    while read -r pid; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done <"$RELAY_PIDS"
+    rm -f "$RELAY_PIDS"
+  fi
+}
+trap 'relay_down; scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
 scripts/cluster.sh up 3 >&2
+
+echo "starting the bare relay: 3 processes" >&2
+relay_down
+for i in 1 2 3; do
+  TETHER_NODE_ID="relay-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$((29080 + i)) \
+  TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT=$((26700 + i)) TETHER_CLUSTER_NAME="relay-$$" \
+  TETHER_CLUSTER_MEMBERS="127.0.0.1:26701,127.0.0.1:26702,127.0.0.1:26703" \
+    nohup java $TETHER_JVM_OPTS -cp "$CP" io.tether.bench.RelayNode >"$OUT/relay-$i.log" 2>&1 &
+  echo $! >>"$RELAY_PIDS"
+done
+for i in 1 2 3; do
+  deadline=$((SECONDS + 120))
+  until curl -fsS "http://127.0.0.1:$((29080 + i))/health/ready" 2>/dev/null | grep -q '"members":3'; do
+    if (( SECONDS >= deadline )); then echo "relay $i did not see 3 members" >&2; exit 1; fi
+    sleep 0.2
+  done
+done
 
 RAW="$OUT/cluster.raw"
 : >"$RAW"
@@ -36,6 +69,15 @@ echo "warming up all nodes: 60 s of load" >&2
 java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 300 16 57 3 warmup >/dev/null
 echo "append -> deliver, 1000 streams" >&2
 java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 1000 16 3 "$MEASURE" cluster-1000 | grep RESULT | tee -a "$RAW" >&2
+echo "append -> WebSocket delivery at $RATE appends/s: Tether and the bare relay, $ROUNDS alternating rounds" >&2
+java -cp "$CP" io.tether.bench.StreamLoad "$RELAY_URLS" 300 16 27 3 relay-warmup ws next "$RATE" >/dev/null
+for round in $(seq 1 "$ROUNDS"); do
+  java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 1000 16 3 "$MEASURE" tether-ws ws non-owner "$RATE" \
+    | grep RESULT | tee -a "$RAW" >&2
+  java -cp "$CP" io.tether.bench.StreamLoad "$RELAY_URLS" 1000 16 3 "$MEASURE" relay-ws ws next "$RATE" \
+    | grep RESULT | tee -a "$RAW" >&2
+done
+relay_down
 echo "reconnect on a non-owner node" >&2
 java -cp "$CP" io.tether.bench.ClusterBench reconnect "$URLS" 100 500 | grep RESULT | tee -a "$RAW" >&2
 echo "stream creation" >&2
@@ -43,24 +85,37 @@ java -cp "$CP" io.tether.bench.ClusterBench create "$URLS" 16 "$MEASURE" | grep 
 echo "SIGKILL failover, $TRIALS trials" >&2
 java -cp "$CP" io.tether.bench.ClusterBench failover "$URLS" "$TRIALS" | grep RESULT | tee -a "$RAW" >&2
 
-python3 - "$RAW" "$OUT/cluster.md" "$MEASURE" "$TRIALS" <<'PY'
-import sys, datetime, os, platform
-raw, out, measure, trials = sys.argv[1:5]
-rows = {}
+python3 - "$RAW" "$OUT/cluster.md" "$MEASURE" "$TRIALS" "$RATE" "$ROUNDS" <<'PY'
+import sys, datetime, os, platform, re, statistics
+raw, out, measure, trials, rate, rounds = sys.argv[1:7]
+runs = {}
 for line in open(raw):
     parts = line.split()
-    import re
-    rows[parts[1]] = dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", line))
-d, r, c, f = rows.get("cluster-1000", {}), rows.get("reconnect", {}), rows.get("create", {}), rows.get("failover", {})
+    runs.setdefault(parts[1], []).append(dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", line)))
+first = lambda label: runs.get(label, [{}])[0]
+d, r, c, f = first("cluster-1000"), first("reconnect"), first("create"), first("failover")
+def med(label, key):
+    values = [float(run[key]) for run in runs.get(label, []) if key in run]
+    return statistics.median(values) if values else float("nan")
+def each(label, key):
+    return ", ".join(run.get(key, "?") for run in runs.get(label, []))
+t99, r99 = med("tether-ws", "deliver_p99_ms"), med("relay-ws", "deliver_p99_ms")
 lines = [
   f"# Three-node benchmark ({datetime.date.today()})", "",
   f"Machine: {os.cpu_count()} cores, {platform.system()} {platform.release()}. Three Tether nodes (512 MiB heap each, "
   "processes on loopback, `scripts/cluster.sh`) and the load generator share it. All nodes are warmed up for 60 s first. "
-  f"Command: `scripts/bench-cluster.sh {measure} {trials}`.", "",
+  f"Command: `scripts/bench-cluster.sh {measure} {trials} {rate} {rounds}`.", "",
   "| measurement | result |", "|---|---|",
-  f"| append → SSE delivery, 1000 streams, 16 writers over all nodes, each reader on a node that does not own its stream | "
+  f"| append → SSE delivery, 1000 streams, 16 writers over all nodes (closed loop), each reader on a node that does not own its stream | "
   f"{d.get('appends_per_s','?')} appends/s; ack p50 {d.get('ack_p50_ms','?')} ms, p99 {d.get('ack_p99_ms','?')} ms; "
   f"delivery p50 {d.get('deliver_p50_ms','?')} ms, p99 {d.get('deliver_p99_ms','?')} ms; missing {d.get('missing','?')} |",
+  f"| append → WebSocket delivery, 1000 streams, {rate} appends/s offered, Tether (readers on non-owner nodes) | "
+  f"median of {len(runs.get('tether-ws', []))} rounds: {med('tether-ws','appends_per_s'):.0f} appends/s; delivery p50 "
+  f"{med('tether-ws','deliver_p50_ms'):.2f} ms, p99 {t99:.2f} ms (rounds: p99 {each('tether-ws','deliver_p99_ms')}) |",
+  f"| the same through the bare Vert.x WebSocket relay (3 processes, same event bus, no replication) | "
+  f"median of {len(runs.get('relay-ws', []))} rounds: {med('relay-ws','appends_per_s'):.0f} appends/s; delivery p50 "
+  f"{med('relay-ws','deliver_p50_ms'):.2f} ms, p99 {r99:.2f} ms (rounds: p99 {each('relay-ws','deliver_p99_ms')}) |",
+  f"| Tether / relay, delivery p99 (target: within 2×) | {t99 / r99:.2f}× |",
   f"| reconnect on a non-owner node → first replayed event ({r.get('samples','?')} sequential reconnects over {r.get('streams','?')} streams) | "
   f"p50 {r.get('first_event_p50_ms','?')} ms, p99 {r.get('first_event_p99_ms','?')} ms, max {r.get('first_event_max_ms','?')} ms |",
   f"| streams created per second (PUT, 16 concurrent clients over all nodes, {measure} s) | {c.get('per_second','?')}/s "

@@ -187,8 +187,11 @@ public final class TetherNode {
 
   private static final String SECRETS_MAP = "tether.secrets";
 
-  /** Hazelcast config: {@code cluster.xml} with this node's values filled in, plus Tether's serializer. */
-  static Config hazelcastConfig(TetherConfig config) throws IOException {
+  /**
+   * Hazelcast config: {@code cluster.xml} with this node's values filled in, plus Tether's serializer.
+   * Public so that the cluster benchmark's bare relay joins with exactly the same membership settings.
+   */
+  public static Config hazelcastConfig(TetherConfig config) throws IOException {
     Properties properties = new Properties();
     properties.setProperty("tether.cluster.name", config.clusterName());
     properties.setProperty("tether.cluster.port", Integer.toString(config.clusterPort()));

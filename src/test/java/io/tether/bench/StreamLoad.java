@@ -7,6 +7,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,19 +23,27 @@ import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * Load generator for any Durable Streams server: N streams, one SSE reader per stream, and W writers
- * appending to the streams round-robin as fast as the server acknowledges (closed loop). Each payload
- * carries its send time, so the readers measure append-to-SSE-delivery latency in the same process.
+ * Load generator for any Durable Streams server: N streams, one live reader per stream (SSE or
+ * WebSocket), and W writers appending to the streams round-robin as fast as the server acknowledges
+ * (closed loop). Each payload carries its send time, so the readers measure append-to-delivery latency
+ * in the same process.
  *
  * <pre>
- * StreamLoad BASE_URLS STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL
+ * StreamLoad BASE_URLS STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL [sse|ws] [non-owner|next] [RATE]
  * </pre>
  *
- * With several comma-separated base URLs (the nodes of a Tether cluster), writers spread their appends
- * over all nodes and each stream's reader connects to a node that does not own the stream (found with
- * {@code /v1/admin/streams/{name}}), so every delivery crosses the cluster.
+ * RATE paces the writers to that many appends per second in total (each writer on a fixed schedule;
+ * a writer that falls behind sends at once), so that two servers are compared at the same offered load;
+ * 0 or absent runs closed loop (as fast as acknowledged).
+ *
+ * With several comma-separated base URLs (the nodes of a cluster), writers spread their appends over
+ * all nodes. Reader placement {@code non-owner} (the default) connects each stream's reader to a node
+ * that does not own the stream (found with Tether's {@code /v1/admin/streams/{name}}), so every delivery
+ * crosses the cluster; {@code next} puts stream i's reader on node i+1, for servers without owners
+ * (the benchmark's bare relay, {@link RelayNode}).
  *
  * Prints one result line: {@code RESULT label streams writers appends/s ack_p50 ack_p99 deliver_p50
  * deliver_p99 delivered missing} (latencies in milliseconds). A delivery is counted once per event;
@@ -45,8 +55,9 @@ public final class StreamLoad {
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 6) {
-      System.err.println("usage: StreamLoad BASE_URL STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL");
+    if (args.length < 6 || args.length > 9) {
+      System.err.println("usage: StreamLoad BASE_URL STREAMS WRITERS WARMUP_SECONDS MEASURE_SECONDS LABEL [sse|ws] "
+          + "[non-owner|next] [RATE]");
       System.exit(2);
     }
     String[] bases = args[0].split(",");
@@ -56,6 +67,10 @@ public final class StreamLoad {
     int warmup = Integer.parseInt(args[3]);
     int measure = Integer.parseInt(args[4]);
     String label = args[5];
+    boolean webSocket = args.length > 6 && args[6].equals("ws");
+    boolean nextNode = args.length > 7 && args[7].equals("next");
+    double rate = args.length > 8 ? Double.parseDouble(args[8]) : 0;
+    long interval = rate > 0 ? (long) (writers * 1e9 / rate) : 0;
 
     ExecutorService executor = Executors.newFixedThreadPool(4);
     HttpClient client = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(10))
@@ -81,25 +96,33 @@ public final class StreamLoad {
     }
     CompletableFuture.allOf(creates.toArray(CompletableFuture[]::new)).join();
 
-    // Open one SSE reader per stream at the tail and wait until each has seen its first control event.
+    // Open one reader per stream at the tail and wait until each has seen its first control event.
     Recorder delivery = new Recorder(3);
     AtomicLong delivered = new AtomicLong();
     AtomicBoolean measuring = new AtomicBoolean();
     AtomicLong measureStart = new AtomicLong(Long.MAX_VALUE);
     CountDownLatch live = new CountDownLatch(streams);
+    Deliveries deliveries = new Deliveries(live, delivery, delivered, measureStart);
     List<CompletableFuture<?>> readers = new ArrayList<>();
+    List<WebSocket> sockets = new ArrayList<>();
     for (int i = 0; i < streams; i++) {
-      String readerBase = bases.length == 1 ? base : nonOwner(client, bases, names.get(i));
-      HttpRequest sse = HttpRequest.newBuilder(URI.create(readerBase + "/v1/stream/" + names.get(i)
-          + "?live=sse&offset=now")).GET().build();
-      readers.add(client.sendAsync(sse, HttpResponse.BodyHandlers.fromLineSubscriber(
-          new SseLines(live, delivery, delivered, measureStart))));
-      if (readers.size() % 100 == 0) {
+      String readerBase = bases.length == 1 ? base
+          : nextNode ? bases[(i + 1) % bases.length] : nonOwner(client, bases, names.get(i));
+      String url = readerBase + "/v1/stream/" + names.get(i);
+      if (webSocket) {
+        sockets.add(client.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10))
+            .buildAsync(URI.create("ws" + url.substring(4) + "?live=ws&offset=now"), new WsFrames(deliveries))
+            .get(30, TimeUnit.SECONDS));
+      } else {
+        HttpRequest sse = HttpRequest.newBuilder(URI.create(url + "?live=sse&offset=now")).GET().build();
+        readers.add(client.sendAsync(sse, HttpResponse.BodyHandlers.fromLineSubscriber(new SseLines(deliveries))));
+      }
+      if ((i + 1) % 100 == 0) {
         Thread.sleep(20);
       }
     }
     if (!live.await(60, TimeUnit.SECONDS)) {
-      throw new IllegalStateException("only " + (streams - live.getCount()) + " of " + streams + " SSE readers started");
+      throw new IllegalStateException("only " + (streams - live.getCount()) + " of " + streams + " readers started");
     }
 
     // Writers: closed loop, round-robin over their streams.
@@ -112,7 +135,15 @@ public final class StreamLoad {
       int writer = w;
       Thread t = new Thread(() -> {
         int next = writer;
+        long due = System.nanoTime() + interval * writer / writers;
         while (running.get()) {
+          if (interval > 0) {
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+              LockSupport.parkNanos(wait);
+            }
+            due += interval;
+          }
           String url = bases[next % bases.length] + "/v1/stream/" + names.get(next % streams);
           next += writers;
           long sent = System.nanoTime();
@@ -163,16 +194,20 @@ public final class StreamLoad {
       Thread.sleep(20);
     }
     Histogram acks = ack.getIntervalHistogram();
-    Histogram deliveries = delivery.getIntervalHistogram();
-    double rate = appends / (elapsed / 1e9);
-    System.out.printf(Locale.ROOT, "RESULT %s streams=%d writers=%d appends_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f "
+    Histogram latencies = delivery.getIntervalHistogram();
+    double achieved = appends / (elapsed / 1e9);
+    System.out.printf(Locale.ROOT, "RESULT %s streams=%d writers=%d readers=%s offered_per_s=%s appends_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f "
             + "deliver_p50_ms=%.2f deliver_p99_ms=%.2f delivered=%d missing=%d%n",
-        label, streams, writers, rate,
+        label, streams, writers, webSocket ? "ws" : "sse", rate > 0 ? String.format(Locale.ROOT, "%.0f", rate) : "closed-loop",
+        achieved,
         acks.getValueAtPercentile(50) / 1000.0, acks.getValueAtPercentile(99) / 1000.0,
-        deliveries.getValueAtPercentile(50) / 1000.0, deliveries.getValueAtPercentile(99) / 1000.0,
+        latencies.getValueAtPercentile(50) / 1000.0, latencies.getValueAtPercentile(99) / 1000.0,
         delivered.get(), Math.max(0, expected - delivered.get()));
     for (CompletableFuture<?> r : readers) {
       r.cancel(true);
+    }
+    for (WebSocket socket : sockets) {
+      socket.abort();
     }
     executor.shutdownNow();
     System.exit(0);
@@ -196,38 +231,23 @@ public final class StreamLoad {
     }
   }
 
-  /** Parses SSE lines; each {@code t=<nanos>;} token in a data event is one delivered append. */
-  private static final class SseLines implements Flow.Subscriber<String> {
+  /** Counts each {@code t=<nanos>;} token of a delivered event once, with its latency. */
+  private static final class Deliveries {
     private final CountDownLatch live;
     private final Recorder delivery;
     private final AtomicLong delivered;
     private final AtomicLong measureStart;
-    private boolean counted;
 
-    SseLines(CountDownLatch live, Recorder delivery, AtomicLong delivered, AtomicLong measureStart) {
+    Deliveries(CountDownLatch live, Recorder delivery, AtomicLong delivered, AtomicLong measureStart) {
       this.live = live;
       this.delivery = delivery;
       this.delivered = delivered;
       this.measureStart = measureStart;
     }
 
-    @Override
-    public void onSubscribe(Flow.Subscription subscription) {
-      subscription.request(Long.MAX_VALUE);
-    }
-
-    @Override
-    public void onNext(String line) {
-      if (!counted && line.contains("streamNextOffset")) {
-        counted = true;
-        live.countDown();
-      }
-      if (!line.startsWith("data:") || line.startsWith("data:{")) {
-        return;
-      }
+    void record(String data) {
       long now = System.nanoTime();
       int i = 0;
-      String data = line.substring(5);
       while ((i = data.indexOf("t=", i)) >= 0) {
         int end = data.indexOf(';', i);
         if (end < 0) {
@@ -241,6 +261,32 @@ public final class StreamLoad {
         i = end + 1;
       }
     }
+  }
+
+  /** Parses SSE lines: the first control event marks the reader live, every data line is delivered. */
+  private static final class SseLines implements Flow.Subscriber<String> {
+    private final Deliveries deliveries;
+    private boolean counted;
+
+    SseLines(Deliveries deliveries) {
+      this.deliveries = deliveries;
+    }
+
+    @Override
+    public void onSubscribe(Flow.Subscription subscription) {
+      subscription.request(Long.MAX_VALUE);
+    }
+
+    @Override
+    public void onNext(String line) {
+      if (!counted && line.contains("streamNextOffset")) {
+        counted = true;
+        deliveries.live.countDown();
+      }
+      if (line.startsWith("data:") && !line.startsWith("data:{")) {
+        deliveries.record(line.substring(5));
+      }
+    }
 
     @Override
     public void onError(Throwable throwable) {
@@ -248,6 +294,34 @@ public final class StreamLoad {
 
     @Override
     public void onComplete() {
+    }
+  }
+
+  /** Reads WebSocket frames (docs/protocol.md): the first control frame marks the reader live. */
+  private static final class WsFrames implements WebSocket.Listener {
+    private final Deliveries deliveries;
+    private final StringBuilder frame = new StringBuilder();
+    private boolean counted;
+
+    WsFrames(Deliveries deliveries) {
+      this.deliveries = deliveries;
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket socket, CharSequence data, boolean last) {
+      frame.append(data);
+      if (last) {
+        String text = frame.toString();
+        frame.setLength(0);
+        if (text.startsWith("{\"type\":\"data\"")) {
+          deliveries.record(text);
+        } else if (!counted && text.startsWith("{\"type\":\"control\"")) {
+          counted = true;
+          deliveries.live.countDown();
+        }
+      }
+      socket.request(1);
+      return null;
     }
   }
 
