@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Memory benchmark: live heap per idle session, per stream with a full 256-event ring and per open
+# live connection (SSE and WebSocket), measured with jcmd on running nodes, on one node and then on a
+# local 3-node cluster (io.tether.bench.MemoryBench does the measuring; see its Javadoc).
+#
+#   scripts/bench-memory.sh [SESSIONS] [STREAMS] [CONNECTIONS]        (defaults 2000, 400 and 1000)
+#
+# Each quantity is added in two equal steps (SESSIONS sessions, STREAMS streams filled with 256 events
+# of 32 bytes, CONNECTIONS idle connections per transport), so a linear figure shows twice. Every
+# measurement is a full GC and a class histogram (live objects only) on every node.
+#
+# Nodes run with a 1 GiB heap (-Xms1g -Xmx1g), TETHER_RING_MAX_EVENTS=256 and TETHER_LOG_LEVEL=WARN,
+# from a copy of target/tether.jar, on HTTP ports 30081-30083 and Hazelcast ports 27701-27703. The
+# cluster is started here with the same settings as scripts/cluster.sh (base ports 30080 and 27700)
+# but with its own pid files, so this script never stops nodes it did not start (cluster.sh keeps its
+# pid files in target/cluster/, shared with every other user of it).
+#
+# Results: target/bench/memory.md (also printed) and the raw RESULT lines in target/bench/memory.raw;
+# the top classes of each quantity in target/bench/memory-single-classes.txt and -cluster-classes.txt.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+SESSIONS="${1:-2000}"
+STREAMS="${2:-400}"
+CONNECTIONS="${3:-1000}"
+EVENTS=256
+HTTP_BASE=30080
+CLUSTER_BASE=27700
+OUT="$ROOT/target/bench"
+WORK="$OUT/memory-run"
+mkdir -p "$OUT" "$WORK"
+export TETHER_LOG_LEVEL=WARN TETHER_RING_MAX_EVENTS=$EVENTS
+HEAP_OPTS="-Xms1g -Xmx1g"
+CLUSTER_NAME="bench-memory-$$"
+TOKEN_SECRET="$(head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+
+ensure_jar
+(cd "$ROOT" && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
+  -Dmdep.includeScope=test)
+CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
+# Nodes load classes lazily from their jar: run them from a copy, so that a rebuild of target/tether.jar
+# during the run cannot pull classes from under them.
+cp "$JAR" "$WORK/tether.jar"
+cd "$ROOT" # the nodes read ./cluster.xml, as with scripts/cluster.sh
+
+PIDS=()
+# Stops the nodes this script started: SIGTERM (graceful handover), SIGKILL after 60 s.
+stop_nodes() {
+  local p deadline=$((SECONDS + 60))
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    while kill -0 "$p" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  PIDS=()
+}
+trap stop_nodes EXIT
+
+# start_nodes N: nodes 1..N as one cluster, as scripts/cluster.sh starts them; waits until each is
+# ready and sees N members.
+start_nodes() {
+  local n="$1" i members="" url deadline
+  for i in $(seq 1 "$n"); do
+    members+="${members:+,}127.0.0.1:$((CLUSTER_BASE + i))"
+    if curl -s -o /dev/null "http://127.0.0.1:$((HTTP_BASE + i))/"; then
+      echo "port $((HTTP_BASE + i)) is already in use: stop whatever listens there first" >&2
+      return 1
+    fi
+  done
+  for i in $(seq 1 "$n"); do
+    TETHER_NODE_ID="node-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$((HTTP_BASE + i)) \
+      TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT=$((CLUSTER_BASE + i)) TETHER_CLUSTER_MEMBERS="$members" \
+      TETHER_CLUSTER_NAME="$CLUSTER_NAME-$n" TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
+      java $HEAP_OPTS -jar "$WORK/tether.jar" >"$WORK/node-$n-$i.log" 2>&1 &
+    PIDS+=($!)
+  done
+  for i in $(seq 1 "$n"); do
+    url="http://127.0.0.1:$((HTTP_BASE + i))/health/ready"
+    deadline=$((SECONDS + 120))
+    until curl -fsS "$url" 2>/dev/null | grep -q "\"members\":$n[,}]"; do
+      if ! kill -0 "${PIDS[$((i - 1))]}" 2>/dev/null; then
+        echo "node $i exited; see $WORK/node-$n-$i.log" >&2
+        return 1
+      fi
+      if (( SECONDS >= deadline )); then
+        echo "node $i not ready with $n members after 120 s" >&2
+        return 1
+      fi
+      sleep 0.2
+    done
+  done
+}
+
+# urls N: the base URLs of nodes 1..N; pids: the pids of the running nodes, in the same order.
+urls() {
+  local n="$1" i list=""
+  for i in $(seq 1 "$n"); do list+="${list:+,}http://127.0.0.1:$((HTTP_BASE + i))"; done
+  echo "$list"
+}
+pids() { local IFS=,; echo "${PIDS[*]}"; }
+
+RAW="$OUT/memory.raw"
+: >"$RAW"
+for nodes in 1 3; do
+  label=$([[ $nodes == 1 ]] && echo single || echo cluster)
+  echo "== $label: starting $nodes node(s)" >&2
+  start_nodes "$nodes"
+  java -cp "$CP" io.tether.bench.MemoryBench "$label" "$(urls "$nodes")" "$(pids)" "$SESSIONS" "$STREAMS" "$EVENTS" \
+    "$CONNECTIONS" "$OUT" | tee -a "$RAW" | grep -E 'summary|residual|noise' >&2
+  echo "== $label: stopping" >&2
+  stop_nodes
+done
+
+python3 - "$RAW" "$OUT" "$SESSIONS" "$STREAMS" "$CONNECTIONS" "$EVENTS" "$(java -version 2>&1 | head -1)" "$(nproc)" <<'PY'
+import sys, datetime, os, platform
+raw, out, sessions, streams, connections, events, java, cpu = sys.argv[1:9]
+summ, resid, noise = {}, {}, {}
+for line in open(raw):
+    parts = line.split()
+    if len(parts) < 3 or parts[0] != "RESULT":
+        continue
+    label, what = parts[1], parts[2]
+    kv = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
+    if what == "summary":
+        summ[(label, kv["quantity"])] = kv
+    elif what == "residual":
+        resid[(label, kv["after"])] = kv
+    elif what == "noise":
+        noise[label] = kv
+KIB = 1024.0
+def cell(label, q):
+    kv = summ.get((label, q))
+    if not kv:
+        return "n/a"
+    mean, lo, hi = (int(kv[k]) for k in ("per_unit_mean_bytes", "per_unit_min_bytes", "per_unit_max_bytes"))
+    return f"{mean / KIB:.2f} KiB ({lo}–{hi} B)"
+def mean(label, q):
+    kv = summ.get((label, q))
+    return int(kv["per_unit_mean_bytes"]) if kv else 0
+ring = f"ring_{events}"
+rows = [
+  ("idle session, created (`POST /v1/sessions`, no message, nobody connected)", "session_created"),
+  ("… plus its first read through the event bus (one catch-up `GET` of its stream)", "session_first_read"),
+  ("idle session, created and read once", "session_created_and_read"),
+  ("… plus one more read from each of the 2 other nodes", "session_read_on_2_other_nodes"),
+  ("plain stream, created empty (`PUT`)", "stream_created"),
+  ("… plus its first read through the event bus", "stream_first_read"),
+  (f"… plus {events} events in its ring, payload excluded", ring),
+  (f"plain stream created, read once and filled with {events} events, payload excluded", f"stream_with_{ring}"),
+  ("open idle SSE connection (`?live=sse&offset=now`)", "sse"),
+  ("open idle WebSocket (`?live=ws&offset=now`)", "ws"),
+]
+lines = [
+  f"# Memory benchmark ({datetime.date.today()})", "",
+  f"Machine: {cpu} cores (`nproc`), {platform.system()} {platform.release()}, {java}. "
+  f"Command: `scripts/bench-memory.sh {sessions} {streams} {connections}`.", "",
+  "Nodes: 1 GiB heap (`-Xms1g -Xmx1g`), `TETHER_RING_MAX_EVENTS=256`; live heap = total of `jcmd <pid> GC.class_histogram` "
+  "(live objects only) after `jcmd <pid> GC.run`, summed over the nodes. Each figure is (heap after − heap before) ÷ "
+  "units added, measured in two equal steps: mean (step 1 – step 2). The 3-node figures are totals over the three "
+  "nodes, so they include the Hazelcast backup copy of every stream entry; ring payload is subtracted once per copy "
+  "(once on one node, twice on three).", "",
+  f"Units per step: {sessions} sessions, {streams} streams of {events} events × 32 bytes, {connections} connections per transport.", "",
+  "| per unit | one node | 3-node cluster, total of all nodes |", "|---|---:|---:|",
+]
+for title, q in rows:
+    lines.append(f"| {title} | {cell('single', q)} | {cell('cluster', q)} |")
+lines += ["", "Targets (BRIEF §6): idle session with a 256-event ring < 16 KiB excluding payload; open connection < 32 KiB.", ""]
+for label in ("single", "cluster"):
+    s_with_ring = mean(label, "session_created") + mean(label, ring)
+    s_read_ring = mean(label, "session_created_and_read") + mean(label, ring)
+    everywhere = mean(label, "session_read_on_2_other_nodes")
+    lines.append(f"- {label}: idle session + {events}-event ring (session_created + {ring}) = {s_with_ring / KIB:.2f} KiB; "
+                 f"read once as well = {s_read_ring / KIB:.2f} KiB"
+                 + (f"; read on every node = {(s_read_ring + everywhere) / KIB:.2f} KiB" if everywhere else "")
+                 + f". SSE {mean(label, 'sse') / KIB:.2f} KiB, WebSocket {mean(label, 'ws') / KIB:.2f} KiB per connection.")
+for label in ("single", "cluster"):
+    n = noise.get(label, {})
+    r1, r2 = resid.get((label, "sse-closed"), {}), resid.get((label, "ws-closed"), {})
+    lines.append(f"- {label}: baseline measured twice differs by {n.get('baseline_repeat_delta_bytes', '?')} bytes; heap left "
+                 f"after closing all SSE connections {r1.get('bytes', '?')} bytes, all WebSockets {r2.get('bytes', '?')} bytes.")
+lines += ["", "Top classes per unit (from the class histogram differences; full lists in "
+          "`target/bench/memory-*-classes.txt`):", ""]
+for label in ("single", "cluster"):
+    path = os.path.join(out, f"memory-{label}-classes.txt")
+    if not os.path.exists(path):
+        continue
+    lines += [f"### {label}", "", "```"]
+    block = []
+    for l in open(path):
+        l = l.rstrip("\n")
+        if l.startswith("== "):
+            block = [l]
+            count = 0
+            lines.append(l)
+        elif l.startswith("by package"):
+            lines.append(l)
+            lines.append("")
+        elif l and count < 8 and not l.strip().startswith("bytes/unit"):
+            lines.append(l)
+            count += 1
+    lines += ["```", ""]
+lines += ["Raw result lines:", "", "```"] + [l.rstrip() for l in open(raw)] + ["```"]
+open(os.path.join(out, "memory.md"), "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
