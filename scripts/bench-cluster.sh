@@ -3,16 +3,17 @@
 #
 #   1. append -> SSE delivery at 1000 streams, readers on nodes that do not own their stream,
 #      writers spread over all nodes (after a 60 s warm-up of all nodes)
-#   1b. append -> WebSocket delivery at 1000 streams and a fixed offered rate, side by side with a bare
+#   1b. append -> WebSocket delivery at 1000 streams and fixed offered rates, side by side with a bare
 #      Vert.x WebSocket relay (io.tether.bench.RelayNode: three processes on the same clustered event
 #      bus and cluster.xml, no owner, no ring, no replication), alternating over ROUNDS rounds
 #   2. reconnect on a non-owner node -> first replayed event (p50/p99 over 500 sequential reconnects)
 #   3. streams created per second (PUT, 16 concurrent clients over all nodes)
 #   4. SIGKILL of a stream's owner -> the stream writable again through a survivor (10 trials)
 #
-#   scripts/bench-cluster.sh [MEASURE_SECONDS] [FAILOVER_TRIALS] [RATE] [ROUNDS]   (defaults 10 10 250 3)
+#   scripts/bench-cluster.sh [MEASURE_SECONDS] [FAILOVER_TRIALS] [RATES] [ROUNDS]
+#                                                          (defaults 10 10 250,1000,2000 3)
 #
-# RATE is the offered load of the relay comparison, appends/s over all 1000 streams.
+# RATES are the offered loads of the relay comparison, appends/s over all 1000 streams, comma-separated.
 # Uses HTTP ports 28081-28083 and Hazelcast ports 25701-25703 (Tether), 29081-29083 and 26701-26703
 # (relay). Results: target/bench/cluster.md.
 set -euo pipefail
@@ -20,7 +21,7 @@ source "$(dirname "$0")/lib.sh"
 
 MEASURE="${1:-10}"
 TRIALS="${2:-10}"
-RATE="${3:-250}"
+RATES="${3:-250,1000,2000}"
 ROUNDS="${4:-3}"
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
@@ -69,13 +70,16 @@ echo "warming up all nodes: 60 s of load" >&2
 java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 300 16 57 3 warmup >/dev/null
 echo "append -> deliver, 1000 streams" >&2
 java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 1000 16 3 "$MEASURE" cluster-1000 | grep RESULT | tee -a "$RAW" >&2
-echo "append -> WebSocket delivery at $RATE appends/s: Tether and the bare relay, $ROUNDS alternating rounds" >&2
-java -cp "$CP" io.tether.bench.StreamLoad "$RELAY_URLS" 300 16 27 3 relay-warmup ws next "$RATE" >/dev/null
-for round in $(seq 1 "$ROUNDS"); do
-  java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 1000 16 3 "$MEASURE" tether-ws ws non-owner "$RATE" \
-    | grep RESULT | tee -a "$RAW" >&2
-  java -cp "$CP" io.tether.bench.StreamLoad "$RELAY_URLS" 1000 16 3 "$MEASURE" relay-ws ws next "$RATE" \
-    | grep RESULT | tee -a "$RAW" >&2
+echo "warming up the relay: 30 s of load" >&2
+java -cp "$CP" io.tether.bench.StreamLoad "$RELAY_URLS" 300 16 27 3 relay-warmup ws next >/dev/null
+for rate in ${RATES//,/ }; do
+  echo "append -> WebSocket delivery at $rate appends/s: Tether and the bare relay, $ROUNDS alternating rounds" >&2
+  for round in $(seq 1 "$ROUNDS"); do
+    java -cp "$CP" io.tether.bench.StreamLoad "$URLS" 1000 16 3 "$MEASURE" tether-ws ws non-owner "$rate" \
+      | grep RESULT | tee -a "$RAW" >&2
+    java -cp "$CP" io.tether.bench.StreamLoad "$RELAY_URLS" 1000 16 3 "$MEASURE" relay-ws ws next "$rate" \
+      | grep RESULT | tee -a "$RAW" >&2
+  done
 done
 relay_down
 echo "reconnect on a non-owner node" >&2
@@ -85,13 +89,15 @@ java -cp "$CP" io.tether.bench.ClusterBench create "$URLS" 16 "$MEASURE" | grep 
 echo "SIGKILL failover, $TRIALS trials" >&2
 java -cp "$CP" io.tether.bench.ClusterBench failover "$URLS" "$TRIALS" | grep RESULT | tee -a "$RAW" >&2
 
-python3 - "$RAW" "$OUT/cluster.md" "$MEASURE" "$TRIALS" "$RATE" "$ROUNDS" <<'PY'
+python3 - "$RAW" "$OUT/cluster.md" "$MEASURE" "$TRIALS" "$RATES" "$ROUNDS" <<'PY'
 import sys, datetime, os, platform, re, statistics
-raw, out, measure, trials, rate, rounds = sys.argv[1:7]
+raw, out, measure, trials, rates, rounds = sys.argv[1:7]
 runs = {}
 for line in open(raw):
     parts = line.split()
-    runs.setdefault(parts[1], []).append(dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", line)))
+    kv = dict(re.findall(r"(\w+)=(\[[^\]]*\]|\S+)", line))
+    label = parts[1] + ("@" + kv["offered_per_s"] if parts[1] in ("tether-ws", "relay-ws") else "")
+    runs.setdefault(label, []).append(kv)
 first = lambda label: runs.get(label, [{}])[0]
 d, r, c, f = first("cluster-1000"), first("reconnect"), first("create"), first("failover")
 def med(label, key):
@@ -99,29 +105,37 @@ def med(label, key):
     return statistics.median(values) if values else float("nan")
 def each(label, key):
     return ", ".join(run.get(key, "?") for run in runs.get(label, []))
-t99, r99 = med("tether-ws", "deliver_p99_ms"), med("relay-ws", "deliver_p99_ms")
+relay_rows = []
+for rate in rates.split(","):
+    t, rl = "tether-ws@" + rate, "relay-ws@" + rate
+    t99, r99 = med(t, "deliver_p99_ms"), med(rl, "deliver_p99_ms")
+    relay_rows.append(
+      f"| {rate} | {med(t,'appends_per_s'):.0f} / {med(rl,'appends_per_s'):.0f} | {med(t,'deliver_p50_ms'):.2f} | "
+      f"{med(rl,'deliver_p50_ms'):.2f} | {t99:.2f} ({each(t,'deliver_p99_ms')}) | {r99:.2f} ({each(rl,'deliver_p99_ms')}) | "
+      f"**{t99 / r99:.2f}×** | {each(t,'missing')} / {each(rl,'missing')} |")
 lines = [
   f"# Three-node benchmark ({datetime.date.today()})", "",
   f"Machine: {os.cpu_count()} cores, {platform.system()} {platform.release()}. Three Tether nodes (512 MiB heap each, "
   "processes on loopback, `scripts/cluster.sh`) and the load generator share it. All nodes are warmed up for 60 s first. "
-  f"Command: `scripts/bench-cluster.sh {measure} {trials} {rate} {rounds}`.", "",
+  f"Command: `scripts/bench-cluster.sh {measure} {trials} {rates} {rounds}`.", "",
   "| measurement | result |", "|---|---|",
   f"| append → SSE delivery, 1000 streams, 16 writers over all nodes (closed loop), each reader on a node that does not own its stream | "
   f"{d.get('appends_per_s','?')} appends/s; ack p50 {d.get('ack_p50_ms','?')} ms, p99 {d.get('ack_p99_ms','?')} ms; "
   f"delivery p50 {d.get('deliver_p50_ms','?')} ms, p99 {d.get('deliver_p99_ms','?')} ms; missing {d.get('missing','?')} |",
-  f"| append → WebSocket delivery, 1000 streams, {rate} appends/s offered, Tether (readers on non-owner nodes) | "
-  f"median of {len(runs.get('tether-ws', []))} rounds: {med('tether-ws','appends_per_s'):.0f} appends/s; delivery p50 "
-  f"{med('tether-ws','deliver_p50_ms'):.2f} ms, p99 {t99:.2f} ms (rounds: p99 {each('tether-ws','deliver_p99_ms')}) |",
-  f"| the same through the bare Vert.x WebSocket relay (3 processes, same event bus, no replication) | "
-  f"median of {len(runs.get('relay-ws', []))} rounds: {med('relay-ws','appends_per_s'):.0f} appends/s; delivery p50 "
-  f"{med('relay-ws','deliver_p50_ms'):.2f} ms, p99 {r99:.2f} ms (rounds: p99 {each('relay-ws','deliver_p99_ms')}) |",
-  f"| Tether / relay, delivery p99 (target: within 2×) | {t99 / r99:.2f}× |",
   f"| reconnect on a non-owner node → first replayed event ({r.get('samples','?')} sequential reconnects over {r.get('streams','?')} streams) | "
   f"p50 {r.get('first_event_p50_ms','?')} ms, p99 {r.get('first_event_p99_ms','?')} ms, max {r.get('first_event_max_ms','?')} ms |",
   f"| streams created per second (PUT, 16 concurrent clients over all nodes, {measure} s) | {c.get('per_second','?')}/s "
   f"(create p50 {c.get('p50_ms','?')} ms, p99 {c.get('p99_ms','?')} ms; {c.get('failed','?')} failed) |",
   f"| SIGKILL of the owner → writable through a survivor ({f.get('trials','?')} trials) | median {f.get('writable_median_ms','?')} ms, "
   f"max {f.get('writable_max_ms','?')} ms; every trial: {f.get('each_ms','?')} |",
+  "", "Append → WebSocket delivery at 1000 streams, Tether against a bare Vert.x WebSocket relay "
+  "(`io.tether.bench.RelayNode`: three processes on the same clustered event bus and `cluster.xml`, no owner, no ring, "
+  "no replication; readers spread over the nodes), at fixed offered rates, 16 paced writers over all nodes, "
+  f"{rounds} rounds alternating between the two; cells are medians of the rounds (each round's p99 in brackets). "
+  "Tether's readers are all on nodes that do not own their stream:", "",
+  "| offered appends/s | achieved (Tether / relay) | Tether p50 ms | relay p50 ms | Tether p99 ms | relay p99 ms | "
+  "p99 ratio (target ≤ 2×) | missing (Tether / relay) |",
+  "|---:|---:|---:|---:|---:|---:|---:|---:|"] + relay_rows + [
   "", "Raw result lines:", "", "```"] + [l.rstrip() for l in open(raw)] + ["```"]
 open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
