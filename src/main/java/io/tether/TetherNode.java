@@ -22,6 +22,7 @@ import io.tether.security.SessionGate;
 import io.tether.security.TokenService;
 import io.vertx.core.http.HttpClientOptions;
 import io.tether.cluster.ClusterView;
+import io.tether.cluster.LeavingClusterManager;
 import io.tether.cluster.LiveRegistry;
 import io.tether.cluster.NodeAgent;
 import io.tether.cluster.NodeIdentity;
@@ -44,7 +45,6 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
-import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -109,7 +109,7 @@ public final class TetherNode {
               .setPort(0));
       vertx = Vertx.builder()
           .with(options)
-          .withClusterManager(new HazelcastClusterManager(hazelcast))
+          .withClusterManager(new LeavingClusterManager(hazelcast))
           .withMetrics(new MicrometerMetricsFactory(metrics.registry()))
           .buildClustered()
           .await(60, TimeUnit.SECONDS);
