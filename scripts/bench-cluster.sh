@@ -25,16 +25,15 @@ RATES="${3:-250,1000,2000}"
 ROUNDS="${4:-3}"
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
-export TETHER_BASE_PORT=28080 TETHER_CLUSTER_BASE_PORT=25700 TETHER_CLUSTER_NAME="bench-$$" TETHER_LOG_LEVEL=WARN
+export TETHER_BASE_PORT=28080 TETHER_CLUSTER_BASE_PORT=25700 TETHER_CLUSTER_NAME="bench-$$" TETHER_LOG_LEVEL=WARN \
+  TETHER_CLUSTER_DIR="$OUT/cluster-nodes"
 export TETHER_JVM_OPTS="${TETHER_JVM_OPTS:--Xms512m -Xmx512m}"
 URLS="http://127.0.0.1:28081,http://127.0.0.1:28082,http://127.0.0.1:28083"
 RELAY_URLS="http://127.0.0.1:29081,http://127.0.0.1:29082,http://127.0.0.1:29083"
 RELAY_PIDS="$OUT/relay.pids"
 
 ensure_jar
-(cd "$ROOT" && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
-  -Dmdep.includeScope=test)
-CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
+bench_classpath
 cd "$ROOT"
 relay_down() {
   if [[ -f "$RELAY_PIDS" ]]; then

@@ -10,10 +10,9 @@
 # measurement is a full GC and a class histogram (live objects only) on every node.
 #
 # Nodes run with a 1 GiB heap (-Xms1g -Xmx1g), TETHER_RING_MAX_EVENTS=256 and TETHER_LOG_LEVEL=WARN,
-# from a copy of target/tether.jar, on HTTP ports 30081-30083 and Hazelcast ports 27701-27703. The
-# cluster is started here with the same settings as scripts/cluster.sh (base ports 30080 and 27700)
-# but with its own pid files, so this script never stops nodes it did not start (cluster.sh keeps its
-# pid files in target/cluster/, shared with every other user of it).
+# from a copy of target/tether.jar, on HTTP ports 30081-30083 and Hazelcast ports 27701-27703, started
+# with scripts/cluster.sh (base ports 30080 and 27700) in a directory of their own under
+# target/bench/memory-run/, so this script never stops nodes it did not start.
 #
 # Results: target/bench/memory.md (also printed) and the raw RESULT lines in target/bench/memory.raw;
 # the top classes of each quantity in target/bench/memory-single-classes.txt and -cluster-classes.txt.
@@ -35,70 +34,42 @@ CLUSTER_NAME="bench-memory-$$"
 TOKEN_SECRET="$(head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 
 ensure_jar
-(cd "$ROOT" && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
-  -Dmdep.includeScope=test)
-CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
+bench_classpath
 # Nodes load classes lazily from their jar: run them from a copy, so that a rebuild of target/tether.jar
 # during the run cannot pull classes from under them.
 cp "$JAR" "$WORK/tether.jar"
 cd "$ROOT" # the nodes read ./cluster.xml, as with scripts/cluster.sh
 
-PIDS=()
-# Stops the nodes this script started: SIGTERM (graceful handover), SIGKILL after 60 s.
-stop_nodes() {
-  local p deadline=$((SECONDS + 60))
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    while kill -0 "$p" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  PIDS=()
-}
-trap stop_nodes EXIT
+export TETHER_BASE_PORT=$HTTP_BASE TETHER_CLUSTER_BASE_PORT=$CLUSTER_BASE TETHER_JVM_OPTS="$HEAP_OPTS" \
+  TETHER_JAR="$WORK/tether.jar" TETHER_TOKEN_SECRET="$TOKEN_SECRET" TETHER_CLUSTER_DIR="$WORK/nodes-1"
+trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
 
-# start_nodes N: nodes 1..N as one cluster, as scripts/cluster.sh starts them; waits until each is
-# ready and sees N members.
+# start_nodes N: nodes 1..N as one cluster (scripts/cluster.sh up, in a directory of their own); waits
+# until each is ready and sees N members.
 start_nodes() {
-  local n="$1" i members="" url deadline
+  local n="$1" i
   for i in $(seq 1 "$n"); do
-    members+="${members:+,}127.0.0.1:$((CLUSTER_BASE + i))"
     if curl -s -o /dev/null "http://127.0.0.1:$((HTTP_BASE + i))/"; then
       echo "port $((HTTP_BASE + i)) is already in use: stop whatever listens there first" >&2
       return 1
     fi
   done
-  for i in $(seq 1 "$n"); do
-    TETHER_NODE_ID="node-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$((HTTP_BASE + i)) \
-      TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT=$((CLUSTER_BASE + i)) TETHER_CLUSTER_MEMBERS="$members" \
-      TETHER_CLUSTER_NAME="$CLUSTER_NAME-$n" TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
-      java $HEAP_OPTS -jar "$WORK/tether.jar" >"$WORK/node-$n-$i.log" 2>&1 &
-    PIDS+=($!)
-  done
-  for i in $(seq 1 "$n"); do
-    url="http://127.0.0.1:$((HTTP_BASE + i))/health/ready"
-    deadline=$((SECONDS + 120))
-    until curl -fsS "$url" 2>/dev/null | grep -q "\"members\":$n[,}]"; do
-      if ! kill -0 "${PIDS[$((i - 1))]}" 2>/dev/null; then
-        echo "node $i exited; see $WORK/node-$n-$i.log" >&2
-        return 1
-      fi
-      if (( SECONDS >= deadline )); then
-        echo "node $i not ready with $n members after 120 s" >&2
-        return 1
-      fi
-      sleep 0.2
-    done
-  done
+  export TETHER_CLUSTER_DIR="$WORK/nodes-$n" TETHER_CLUSTER_NAME="$CLUSTER_NAME-$n"
+  scripts/cluster.sh up "$n" >&2
 }
 
-# urls N: the base URLs of nodes 1..N; pids: the pids of the running nodes, in the same order.
+# urls N: the base URLs of nodes 1..N.
 urls() {
   local n="$1" i list=""
   for i in $(seq 1 "$n"); do list+="${list:+,}http://127.0.0.1:$((HTTP_BASE + i))"; done
   echo "$list"
 }
-pids() { local IFS=,; echo "${PIDS[*]}"; }
+# pids N: the pids of nodes 1..N, in the same order.
+pids() {
+  local n="$1" i list=""
+  for i in $(seq 1 "$n"); do list+="${list:+,}$(cat "$TETHER_CLUSTER_DIR/node-$i.pid")"; done
+  echo "$list"
+}
 
 RAW="$OUT/memory.raw"
 : >"$RAW"
@@ -106,10 +77,10 @@ for nodes in 1 3; do
   label=$([[ $nodes == 1 ]] && echo single || echo cluster)
   echo "== $label: starting $nodes node(s)" >&2
   start_nodes "$nodes"
-  java -cp "$CP" io.tether.bench.MemoryBench "$label" "$(urls "$nodes")" "$(pids)" "$SESSIONS" "$STREAMS" "$EVENTS" \
+  java -cp "$CP" io.tether.bench.MemoryBench "$label" "$(urls "$nodes")" "$(pids "$nodes")" "$SESSIONS" "$STREAMS" "$EVENTS" \
     "$CONNECTIONS" "$OUT" | tee -a "$RAW" | grep -E 'summary|residual|noise' >&2
   echo "== $label: stopping" >&2
-  stop_nodes
+  scripts/cluster.sh down >&2
 done
 
 python3 - "$RAW" "$OUT" "$SESSIONS" "$STREAMS" "$CONNECTIONS" "$EVENTS" "$(java -version 2>&1 | head -1)" "$(nproc)" <<'PY'

@@ -19,9 +19,7 @@ OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 
 ensure_jar
-(cd "$ROOT" && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
-  -Dmdep.includeScope=test)
-CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
+bench_classpath
 if [[ ! -d "$ROOT/scripts/bench/node_modules/@durable-streams/server" ]]; then
   (cd "$ROOT/scripts/bench" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -10,15 +10,18 @@
 #   scripts/cluster.sh status     one line per node: id, pid, HTTP port, ready or not
 #
 # Node I listens for HTTP on TETHER_BASE_PORT+I (base 8080: 8081, 8082, ...) and for Hazelcast on
-# TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/.
-# Extra JVM options: TETHER_JVM_OPTS (default -Xmx512m). Any other TETHER_* variable is passed on.
+# TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/, or
+# TETHER_CLUSTER_DIR (so that two local clusters never stop each other's nodes). The nodes run
+# target/tether.jar, or the jar named by TETHER_JAR. Extra JVM options: TETHER_JVM_OPTS (default
+# -Xmx512m). Any other TETHER_* variable is passed on.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 BASE_PORT="${TETHER_BASE_PORT:-8080}"
 CLUSTER_BASE_PORT="${TETHER_CLUSTER_BASE_PORT:-5700}"
 JVM_OPTS="${TETHER_JVM_OPTS:--Xmx512m}"
-DIR="$ROOT/target/cluster"
+DIR="${TETHER_CLUSTER_DIR:-$ROOT/target/cluster}"
+NODE_JAR="${TETHER_JAR:-$JAR}"
 mkdir -p "$DIR"
 
 usage() {
@@ -40,7 +43,7 @@ members_list() {
 }
 
 # The secret every node signs session tokens with: TETHER_TOKEN_SECRET, else one generated once and
-# kept in target/cluster/, so tokens stay valid across node restarts of the local cluster.
+# kept in the cluster's directory, so tokens stay valid across node restarts of the local cluster.
 token_secret() {
   if [[ -n "${TETHER_TOKEN_SECRET:-}" ]]; then
     echo "$TETHER_TOKEN_SECRET"
@@ -68,7 +71,7 @@ start_node() {
   TETHER_CLUSTER_MEMBERS="$(members_list "$n")" \
   TETHER_CLUSTER_NAME="${TETHER_CLUSTER_NAME:-tether-local}" \
   TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
-    nohup java $JVM_OPTS -jar "$JAR" >>"$DIR/node-$i.log" 2>&1 &
+    nohup java $JVM_OPTS -jar "$NODE_JAR" >>"$DIR/node-$i.log" 2>&1 &
   echo $! >"$DIR/node-$i.pid"
 }
 
@@ -94,7 +97,7 @@ case "$cmd" in
   up)
     n="${2:-}"
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || usage
-    ensure_jar
+    ensure_node_jar
     echo "$n" >"$DIR/size"
     for i in $(seq 1 "$n"); do
       start_node "$i" "$n"
@@ -149,7 +152,7 @@ case "$cmd" in
     [[ "$i" =~ ^[1-9][0-9]*$ ]] || usage
     n=$(size)
     (( n >= i )) || n="$i"
-    ensure_jar
+    ensure_node_jar
     start_node "$i" "$n"
     running=0
     for j in $(seq 1 "$n"); do alive "$j" && running=$((running + 1)); done

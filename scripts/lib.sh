@@ -12,6 +12,18 @@ ensure_jar() {
   fi
 }
 
+# Builds target/tether.jar unless TETHER_JAR names another jar to run.
+ensure_node_jar() {
+  [[ -n "${TETHER_JAR:-}" ]] || ensure_jar
+}
+
+# Compiles the test classes (the benchmark drivers) and sets CP to their classpath.
+bench_classpath() {
+  (cd "$ROOT" && mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/bench.classpath \
+    -Dmdep.includeScope=test)
+  CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
+}
+
 # Prints a TCP port nobody listens on (loopback).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
