@@ -18,7 +18,8 @@ import io.tether.conversation.SessionStore;
 import io.tether.conversation.SessionSupervisor;
 import io.tether.conversation.SimulatedModel;
 import io.tether.conversation.Tools;
-import io.tether.security.SessionGate;
+import io.tether.security.AccessGate;
+import io.tether.security.KeyedIds;
 import io.tether.security.TokenService;
 import io.vertx.core.http.HttpClientOptions;
 import io.tether.cluster.ClusterView;
@@ -33,6 +34,7 @@ import io.tether.config.TetherConfig;
 import io.tether.ops.TetherMetrics;
 import io.tether.stream.StreamProcessors;
 import io.tether.stream.StreamStore;
+import io.tether.transport.ClientLimits;
 import io.tether.transport.HttpApi;
 import io.tether.wire.EventBusWireCodec;
 import io.tether.wire.HazelcastWireSerializer;
@@ -43,6 +45,9 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.core.http.ClientAuth;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import org.slf4j.Logger;
@@ -104,9 +109,7 @@ public final class TetherNode {
           .setEventLoopPoolSize(config.eventLoops())
           .setPreferNativeTransport(true)
           .setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true))
-          .setEventBusOptions(new EventBusOptions()
-              .setHost(config.clusterHost().isEmpty() ? null : config.clusterHost())
-              .setPort(0));
+          .setEventBusOptions(eventBusOptions(config));
       vertx = Vertx.builder()
           .with(options)
           .withClusterManager(new LeavingClusterManager(hazelcast))
@@ -131,8 +134,9 @@ public final class TetherNode {
     StreamServices services = new StreamServices(vertx, config, identity, new StreamStore(hazelcast), cluster,
         new StreamRouter(vertx, cluster, config.requestTimeoutMillis(), config.routeDeadlineMillis()),
         new OwnerRegistry(), new LiveRegistry(), metrics, companions);
-    SessionGate gate = new SessionGate(new TokenService(vertx, tokenSecret(config, hazelcast), config.tokenTtlSeconds()),
-        config.apiKey());
+    String secret = tokenSecret(config, hazelcast);
+    AccessGate gate = new AccessGate(new TokenService(vertx, secret, config.tokenTtlSeconds()), config.apiKey(),
+        config.streamAuth(), new KeyedIds(secret));
     metrics.gauge("tether.cluster.members", "Members of the cluster as this node sees them", cluster::memberCount);
     metrics.gauge("tether.streams.local", "Streams whose primary copy lives on this member",
         services.store()::localSize);
@@ -143,12 +147,20 @@ public final class TetherNode {
       PresenceReporter presence = new PresenceReporter(services);
       vertx.deployVerticle(presence).await(30, TimeUnit.SECONDS);
       int instances = config.eventLoops();
-      vertx.deployVerticle(() -> new HttpApi(services, gate, presence, node.serving::get),
+      ClientLimits limits = ClientLimits.of(config);
+      metrics.gauge("tether.request.body.bytes", "Request-body bytes held by this node right now",
+          limits::bodyBytesHeld);
+      vertx.deployVerticle(() -> new HttpApi(services, gate, presence, limits, node.serving::get),
               new DeploymentOptions().setInstances(instances))
           .await(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       node.stop().await(30, TimeUnit.SECONDS);
       throw e;
+    }
+    java.util.List<String> open = config.openToAnyone();
+    if (!open.isEmpty()) {
+      log.warn("Open to anyone who can reach this node: {}. Fine for a local demo; see docs/security.md before "
+          + "exposing it.", String.join("; ", open));
     }
     node.serving.set(true);
     log.info("Tether node {} ready in {} ms: http://{}:{} (cluster '{}', {} member(s), pid {}, {} transport)",
@@ -156,6 +168,26 @@ public final class TetherNode {
         config.httpPort(), config.clusterName(), cluster.memberCount(), ProcessHandle.current().pid(),
         vertx.isNativeTransportEnabled() ? "epoll" : "NIO");
     return node;
+  }
+
+  /**
+   * The clustered event bus: on the cluster interface, at {@code TETHER_EVENTBUS_PORT} (fixed, so a
+   * network policy can name it). With a cluster certificate, every connection between members is TLS
+   * with client authentication: a process that joins Hazelcast without the certificate can neither send
+   * to a stream's address nor receive what members send to addresses it registers.
+   */
+  static EventBusOptions eventBusOptions(TetherConfig config) {
+    EventBusOptions options = new EventBusOptions()
+        .setHost(config.clusterHost().isEmpty() ? null : config.clusterHost())
+        .setPort(config.eventBusPort());
+    if (config.clusterTls()) {
+      options.setSsl(true)
+          .setKeyCertOptions(new PemKeyCertOptions().setCertPath(config.clusterTlsCert()).setKeyPath(config.clusterTlsKey()))
+          .setTrustOptions(new PemTrustOptions().addCertPath(
+              config.clusterTlsCa().isEmpty() ? config.clusterTlsCert() : config.clusterTlsCa()))
+          .setClientAuth(ClientAuth.REQUIRED);
+    }
+    return options;
   }
 
   private static ChatModel model(Vertx vertx, TetherConfig config) {

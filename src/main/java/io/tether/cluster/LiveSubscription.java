@@ -51,8 +51,18 @@ public final class LiveSubscription {
      * Called on the connection's context; the subscription has already ended.
      */
     void onNodeShutdown();
+
+    /**
+     * Runs {@code next} once the connection can take more (its write queue has room): the replay asks
+     * the owner for its next page only then, so a slow reader catching up holds one page, not the
+     * stream. Live pushes are not paced this way; a transport cuts a reader that cannot keep up with them.
+     */
+    default void whenWritable(Runnable next) {
+      next.run();
+    }
   }
 
+  /** Pushes held while a (re)subscription is in flight, by count and by payload bytes. */
   private static final int MAX_BUFFERED_PUSHES = 256;
 
   private final StreamServices services;
@@ -62,6 +72,7 @@ public final class LiveSubscription {
   private final Vertx vertx;
   private final long id;
   private final ArrayDeque<LivePush> buffered = new ArrayDeque<>();
+  private long bufferedBytes;
 
   private enum State { CATCHING_UP, LIVE, ENDED }
 
@@ -127,7 +138,7 @@ public final class LiveSubscription {
 
   private void end() {
     state = State.ENDED;
-    buffered.clear();
+    clearBuffered();
     if (pingTimer >= 0) {
       vertx.cancelTimer(pingTimer);
       pingTimer = -1;
@@ -167,16 +178,23 @@ public final class LiveSubscription {
       if (reply.closed()) {
         end();
       } else if (!reply.upToDate()) {
-        subscribe(new ReadStart.At(next));
+        Offset resumeAt = next;
+        listener.whenWritable(() -> {
+          if (state != State.ENDED && gen == generation) {
+            subscribe(new ReadStart.At(resumeAt));
+          }
+        });
       } else if (droppedPushes) {
         droppedPushes = false;
-        buffered.clear();
+        clearBuffered();
         subscribe(new ReadStart.At(next));
       } else {
         state = State.LIVE;
         suspectIndex = -1;
         while (!buffered.isEmpty() && state == State.LIVE) {
-          apply(buffered.removeFirst());
+          LivePush push = buffered.removeFirst();
+          bufferedBytes -= bytes(push);
+          apply(push);
         }
       }
     });
@@ -184,7 +202,7 @@ public final class LiveSubscription {
 
   private void resubscribe() {
     if (state != State.ENDED) {
-      buffered.clear();
+      clearBuffered();
       droppedPushes = false;
       subscribe(next == null ? initial : new ReadStart.At(next));
     }
@@ -216,10 +234,15 @@ public final class LiveSubscription {
         return;
       }
       if (state != State.LIVE) {
-        if (buffered.size() >= MAX_BUFFERED_PUSHES) {
+        long size = bytes(push);
+        if (droppedPushes || buffered.size() >= MAX_BUFFERED_PUSHES
+            || bufferedBytes + size > services.config().maxReadBytes()) {
+          // Past the bound, hold nothing: the replay that follows reads what was dropped from the ring.
           droppedPushes = true;
+          clearBuffered();
         } else {
           buffered.addLast(push);
+          bufferedBytes += size;
         }
         return;
       }
@@ -278,6 +301,24 @@ public final class LiveSubscription {
         suspectIndex = pushed.index();
       }
     });
+  }
+
+  private void clearBuffered() {
+    buffered.clear();
+    bufferedBytes = 0;
+  }
+
+  private static long bytes(LivePush push) {
+    long total = 0;
+    for (byte[] event : push.events()) {
+      total += event.length;
+    }
+    return total;
+  }
+
+  /** Pushes held while a subscription is in flight, in payload bytes (for tests and metrics). */
+  long bufferedBytes() {
+    return bufferedBytes;
   }
 
   /** This node is shutting down (any thread): end the subscription and let the transport say so. */

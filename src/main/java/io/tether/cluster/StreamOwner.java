@@ -201,6 +201,10 @@ public final class StreamOwner extends VerticleBase {
       create(message, r.spec());
     } else if (body instanceof StreamRequest.Delete) {
       delete(message);
+    } else if (body instanceof StreamRequest.TakeForkData r && companion != null) {
+      // A stream with a companion (a session) is read only through its companion's rules: its data
+      // never leaves through a fork, whatever path the fork request took to get here.
+      message.reply(StreamReply.refusal(Outcome.FORBIDDEN, "session streams cannot be forked"));
     } else if (body instanceof StreamRequest.TakeForkData r) {
       execute(new StreamProcessors.ForkData(r.fork(), r.contentType(), epoch, now())).onComplete(ar -> reply(message, ar));
     } else if (body instanceof StreamRequest.ReleaseFork) {
@@ -355,6 +359,24 @@ public final class StreamOwner extends VerticleBase {
   }
 
   private void create(Message<WireMessage> message, CreateSpec spec) {
+    if (!exists && services.store().atCapacity(services.config().maxStreamsPerNode())) {
+      // Full: a PUT of a stream that exists still answers as usual; a new one is refused.
+      execute(createProcessor(spec, List.of(), null, -1, true)).onComplete(ar -> {
+        if (ar.succeeded() && ar.result().outcome() == Outcome.ABSENT) {
+          message.reply(StreamReply.refusal(Outcome.LIMIT_REACHED, "the member that would hold this stream holds "
+              + services.config().maxStreamsPerNode() + " streams, its maximum (TETHER_MAX_STREAMS_PER_NODE)"));
+        } else if (ar.failed()) {
+          reply(message, ar);
+        } else {
+          createWithinLimit(message, spec);
+        }
+      });
+      return;
+    }
+    createWithinLimit(message, spec);
+  }
+
+  private void createWithinLimit(Message<WireMessage> message, CreateSpec spec) {
     if (spec.fork() == null) {
       execute(createProcessor(spec, List.of(), null, -1, false)).onComplete(ar -> {
         if (ar.succeeded()) {

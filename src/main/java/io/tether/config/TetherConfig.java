@@ -59,6 +59,18 @@ import java.util.UUID;
  * @param toolWebhookUrl       where webhook tools are POSTed ({@code TETHER_TOOL_WEBHOOK_URL})
  * @param toolWebhookToken     bearer token sent to the tool webhook ({@code TETHER_TOOL_WEBHOOK_TOKEN})
  * @param toolTimeoutMillis    timeout of one webhook tool call ({@code TETHER_TOOL_TIMEOUT_MS})
+ * @param streamAuth           who may create, append to, delete and fork plain streams, and read them ({@code TETHER_STREAM_AUTH})
+ * @param metricsToken         bearer token for {@code /metrics}; empty leaves it open ({@code TETHER_METRICS_TOKEN})
+ * @param maxConnectionsPerIp  concurrent TCP connections from one client address; 0: no limit ({@code TETHER_MAX_CONNECTIONS_PER_IP})
+ * @param headerTimeoutMillis  a new connection must send a whole request head within this ({@code TETHER_HEADER_TIMEOUT_MS})
+ * @param idleTimeoutSeconds   a kept-alive connection with no request in progress is closed after this ({@code TETHER_IDLE_TIMEOUT_SECONDS})
+ * @param bodyTimeoutMillis    longest silence while a request body arrives ({@code TETHER_BODY_TIMEOUT_MS})
+ * @param maxBodyBufferBytes   request-body bytes the node holds at once, over all requests ({@code TETHER_MAX_BODY_BUFFER_BYTES})
+ * @param maxStreamsPerNode    streams whose primary copy one member holds; creating more is refused ({@code TETHER_MAX_STREAMS_PER_NODE})
+ * @param eventBusPort         port of the clustered event bus; 0 picks a free one ({@code TETHER_EVENTBUS_PORT})
+ * @param clusterTlsCert       PEM certificate of the cluster; when set, the event bus runs over mutual TLS ({@code TETHER_CLUSTER_TLS_CERT})
+ * @param clusterTlsKey        PEM private key of that certificate ({@code TETHER_CLUSTER_TLS_KEY})
+ * @param clusterTlsCa         PEM certificates trusted for peers; empty: the cluster certificate itself ({@code TETHER_CLUSTER_TLS_CA})
  */
 public record TetherConfig(
     String nodeId,
@@ -103,7 +115,19 @@ public record TetherConfig(
     String toolsFile,
     String toolWebhookUrl,
     String toolWebhookToken,
-    long toolTimeoutMillis) {
+    long toolTimeoutMillis,
+    StreamAuth streamAuth,
+    String metricsToken,
+    int maxConnectionsPerIp,
+    long headerTimeoutMillis,
+    int idleTimeoutSeconds,
+    long bodyTimeoutMillis,
+    long maxBodyBufferBytes,
+    int maxStreamsPerNode,
+    int eventBusPort,
+    String clusterTlsCert,
+    String clusterTlsKey,
+    String clusterTlsCa) {
 
   public TetherConfig {
     require(httpPort >= 0 && httpPort <= 65535, "TETHER_HTTP_PORT must be a port number");
@@ -131,6 +155,18 @@ public record TetherConfig(
     require(simThinkSeconds >= 0, "TETHER_SIM_THINK_SECONDS must not be negative");
     require(coalesceMillis >= 1 && coalesceMillis <= 1_000, "TETHER_COALESCE_MS must be between 1 and 1000");
     require(toolTimeoutMillis >= 1, "TETHER_TOOL_TIMEOUT_MS must be positive");
+    require(streamAuth == StreamAuth.OPEN || !apiKey.isEmpty(),
+        "TETHER_STREAM_AUTH=" + streamAuth.setting() + " needs TETHER_API_KEY (it mints the stream tokens)");
+    require(maxConnectionsPerIp >= 0, "TETHER_MAX_CONNECTIONS_PER_IP must not be negative");
+    require(headerTimeoutMillis >= 100, "TETHER_HEADER_TIMEOUT_MS must be at least 100");
+    require(idleTimeoutSeconds >= 1, "TETHER_IDLE_TIMEOUT_SECONDS must be at least 1");
+    require(bodyTimeoutMillis >= 100, "TETHER_BODY_TIMEOUT_MS must be at least 100");
+    require(maxBodyBufferBytes >= maxAppendBytes, "TETHER_MAX_BODY_BUFFER_BYTES must be at least TETHER_MAX_APPEND_BYTES");
+    require(maxStreamsPerNode >= 1, "TETHER_MAX_STREAMS_PER_NODE must be at least 1");
+    require(eventBusPort >= 0 && eventBusPort <= 65535, "TETHER_EVENTBUS_PORT must be a port number");
+    require(clusterTlsCert.isEmpty() == clusterTlsKey.isEmpty(),
+        "TETHER_CLUSTER_TLS_CERT and TETHER_CLUSTER_TLS_KEY are set together");
+    require(clusterTlsCa.isEmpty() || !clusterTlsCert.isEmpty(), "TETHER_CLUSTER_TLS_CA needs TETHER_CLUSTER_TLS_CERT");
   }
 
   /** Defaults for a local run. */
@@ -199,7 +235,32 @@ public record TetherConfig(
         reader.string("TETHER_TOOLS_FILE", ""),
         reader.string("TETHER_TOOL_WEBHOOK_URL", ""),
         reader.string("TETHER_TOOL_WEBHOOK_TOKEN", ""),
-        reader.longValue("TETHER_TOOL_TIMEOUT_MS", 30_000));
+        reader.longValue("TETHER_TOOL_TIMEOUT_MS", 30_000),
+        StreamAuth.parse(reader.string("TETHER_STREAM_AUTH", "open")),
+        reader.string("TETHER_METRICS_TOKEN", ""),
+        reader.integer("TETHER_MAX_CONNECTIONS_PER_IP", 256),
+        reader.longValue("TETHER_HEADER_TIMEOUT_MS", 10_000),
+        reader.integer("TETHER_IDLE_TIMEOUT_SECONDS", 75),
+        reader.longValue("TETHER_BODY_TIMEOUT_MS", 10_000),
+        reader.longValue("TETHER_MAX_BODY_BUFFER_BYTES", defaultBodyBuffer()),
+        reader.integer("TETHER_MAX_STREAMS_PER_NODE", defaultMaxStreams()),
+        reader.integer("TETHER_EVENTBUS_PORT", 0),
+        reader.string("TETHER_CLUSTER_TLS_CERT", ""),
+        reader.string("TETHER_CLUSTER_TLS_KEY", ""),
+        reader.string("TETHER_CLUSTER_TLS_CA", ""));
+  }
+
+  /** A quarter of the heap, at most 256 MiB: request bodies never crowd out the streams themselves. */
+  private static long defaultBodyBuffer() {
+    return Math.max(4L << 20, Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 4));
+  }
+
+  /**
+   * One stream per 32 KiB of heap: an idle stream with a small ring costs 5-15 KiB per copy (primary and
+   * backup live on different members, so a member holds about as many backups as primaries).
+   */
+  private static int defaultMaxStreams() {
+    return (int) Math.max(1_000, Math.min(Integer.MAX_VALUE, Runtime.getRuntime().maxMemory() / (32 << 10)));
   }
 
   public RingLimits ringLimits() {
@@ -208,6 +269,39 @@ public record TetherConfig(
 
   public boolean adminProtected() {
     return !adminToken.isEmpty();
+  }
+
+  /**
+   * What anyone who reaches this node may use without a credential, as configured; empty when every
+   * surface is protected. The node logs it once, at WARN, when it starts.
+   */
+  public java.util.List<String> openToAnyone() {
+    java.util.List<String> open = new java.util.ArrayList<>();
+    if (apiKey.isEmpty()) {
+      open.add("creating sessions, and so model calls (TETHER_API_KEY is not set)");
+    }
+    if (streamAuth == StreamAuth.OPEN) {
+      open.add("creating, appending to, deleting and forking plain streams (TETHER_STREAM_AUTH=open)");
+    }
+    if (adminToken.isEmpty()) {
+      open.add("/v1/admin (TETHER_ADMIN_TOKEN is not set)");
+    }
+    if (metricsToken.isEmpty()) {
+      open.add("/metrics (TETHER_METRICS_TOKEN is not set)");
+    }
+    if (!clusterTls() && !isLoopback(clusterHost)) {
+      open.add("the event bus on " + (clusterHost.isEmpty() ? "every interface" : clusterHost)
+          + " (TETHER_CLUSTER_TLS_CERT is not set)");
+    }
+    return open;
+  }
+
+  private static boolean isLoopback(String host) {
+    return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
+  }
+
+  public boolean clusterTls() {
+    return !clusterTlsCert.isEmpty();
   }
 
   /** The same config with other values; used by tests and the local cluster script. */
@@ -263,6 +357,18 @@ public record TetherConfig(
     m.put("TETHER_TOOL_WEBHOOK_URL", toolWebhookUrl);
     m.put("TETHER_TOOL_WEBHOOK_TOKEN", toolWebhookToken);
     m.put("TETHER_TOOL_TIMEOUT_MS", Long.toString(toolTimeoutMillis));
+    m.put("TETHER_STREAM_AUTH", streamAuth.setting());
+    m.put("TETHER_METRICS_TOKEN", metricsToken);
+    m.put("TETHER_MAX_CONNECTIONS_PER_IP", Integer.toString(maxConnectionsPerIp));
+    m.put("TETHER_HEADER_TIMEOUT_MS", Long.toString(headerTimeoutMillis));
+    m.put("TETHER_IDLE_TIMEOUT_SECONDS", Integer.toString(idleTimeoutSeconds));
+    m.put("TETHER_BODY_TIMEOUT_MS", Long.toString(bodyTimeoutMillis));
+    m.put("TETHER_MAX_BODY_BUFFER_BYTES", Long.toString(maxBodyBufferBytes));
+    m.put("TETHER_MAX_STREAMS_PER_NODE", Integer.toString(maxStreamsPerNode));
+    m.put("TETHER_EVENTBUS_PORT", Integer.toString(eventBusPort));
+    m.put("TETHER_CLUSTER_TLS_CERT", clusterTlsCert);
+    m.put("TETHER_CLUSTER_TLS_KEY", clusterTlsKey);
+    m.put("TETHER_CLUSTER_TLS_CA", clusterTlsCa);
     return m;
   }
 

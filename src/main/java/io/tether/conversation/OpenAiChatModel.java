@@ -9,7 +9,6 @@ import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
-import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.parsetools.RecordParser;
@@ -34,6 +33,9 @@ import java.util.TreeMap;
 public final class OpenAiChatModel implements ChatModel {
 
   private static final Logger log = LoggerFactory.getLogger(OpenAiChatModel.class);
+
+  /** Longest line of the upstream's event stream; a longer one fails the attempt. */
+  static final int MAX_LINE_BYTES = 1 << 20;
 
   private final Vertx vertx;
   private final HttpClient client;
@@ -105,14 +107,14 @@ public final class OpenAiChatModel implements ChatModel {
           return;
         }
         if (ar.failed()) {
-          retryOrFail(ar.cause());
+          retryOrFail(unreachable(ar.cause()));
           return;
         }
         current = ar.result();
-        current.exceptionHandler(this::streamFailed);
+        current.exceptionHandler(e -> streamFailed(unreachable(e)));
         current.send(body).onComplete(resp -> {
           if (resp.failed()) {
-            retryOrFail(resp.cause());
+            retryOrFail(unreachable(resp.cause()));
           } else {
             response(resp.result());
           }
@@ -126,9 +128,19 @@ public final class OpenAiChatModel implements ChatModel {
       }
       int status = response.statusCode();
       if (status != 200) {
-        response.body().onComplete(b -> {
-          String detail = b.succeeded() ? abbreviate(b.result().toString()) : "";
-          UpstreamException e = new UpstreamException("upstream answered " + status + " " + detail, status);
+        // The body stays in the log: it can name the account, the key's prefix or the prompt, and the
+        // error event is read by every device of the session.
+        // Only its first bytes are kept, whatever size the upstream sends.
+        Buffer head = Buffer.buffer();
+        response.handler(chunk -> {
+          if (head.length() < 1024) {
+            head.appendBuffer(chunk.slice(0, Math.min(chunk.length(), 1024 - head.length())));
+          }
+        });
+        response.exceptionHandler(e -> retryOrFail(unreachable(e)));
+        response.endHandler(v -> {
+          log.warn("model endpoint answered {}: {}", status, abbreviate(head.toString()));
+          UpstreamException e = new UpstreamException("the model endpoint answered HTTP " + status, status);
           if (status == 429 || status >= 500) {
             retryOrFail(e);
           } else {
@@ -137,15 +149,17 @@ public final class OpenAiChatModel implements ChatModel {
         });
         return;
       }
-      RecordParser lines = RecordParser.newDelimited("\n", this::line);
+      response.exceptionHandler(e -> streamFailed(unreachable(e)));
+      RecordParser lines = RecordParser.newDelimited("\n", this::line).maxRecordSize(MAX_LINE_BYTES);
+      lines.exceptionHandler(e -> streamFailed(new UpstreamException(
+          "the model endpoint sent a line longer than " + MAX_LINE_BYTES + " bytes", 200)));
       response.handler(lines);
-      response.exceptionHandler(this::streamFailed);
       response.endHandler(v -> {
         if (!done) {
           if (finishReason != null) {
             finish();
           } else {
-            streamFailed(new UpstreamException("upstream stream ended without a finish reason", 200));
+            streamFailed(new UpstreamException("the model stream ended without a finish reason", 200));
           }
         }
       });
@@ -155,6 +169,17 @@ public final class OpenAiChatModel implements ChatModel {
       if (done) {
         return;
       }
+      try {
+        parse(raw);
+      } catch (RuntimeException e) {
+        // A chunk of the wrong shape (a string where an object belongs, ...): this attempt is over now,
+        // not when the idle timeout notices that nothing usable arrives.
+        log.warn("model endpoint sent a malformed chunk: {}", abbreviate(raw.toString()));
+        streamFailed(new UpstreamException("the model endpoint sent a malformed chunk", 200));
+      }
+    }
+
+    private void parse(Buffer raw) {
       String line = raw.toString().strip();
       if (!line.startsWith("data:")) {
         return; // comments, event names, blank separators
@@ -164,13 +189,7 @@ public final class OpenAiChatModel implements ChatModel {
         finish();
         return;
       }
-      JsonObject chunk;
-      try {
-        chunk = new JsonObject(data);
-      } catch (DecodeException e) {
-        streamFailed(new UpstreamException("upstream sent a chunk that is not JSON", 200));
-        return;
-      }
+      JsonObject chunk = new JsonObject(data);
       JsonArray choices = chunk.getJsonArray("choices");
       if (choices == null || choices.isEmpty()) {
         return;
@@ -284,6 +303,18 @@ public final class OpenAiChatModel implements ChatModel {
       return new ToolCallRequest(id != null ? id : "call_" + Integer.toHexString(System.identityHashCode(this)),
           name != null ? name : "unknown", arguments.length() == 0 ? "{}" : arguments.toString());
     }
+  }
+
+  /** A transport failure as sessions see it: what happened, not where (hosts and addresses stay in the log). */
+  private static UpstreamException unreachable(Throwable cause) {
+    if (cause instanceof UpstreamException e) {
+      return e;
+    }
+    log.info("model endpoint failed: {}", String.valueOf(cause));
+    String what = cause instanceof java.util.concurrent.TimeoutException
+        || String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT).contains("timeout")
+        ? "the model endpoint timed out" : "the model endpoint could not be reached";
+    return new UpstreamException(what, 0);
   }
 
   private static String abbreviate(String text) {

@@ -63,9 +63,19 @@ public final class SessionCompanion implements OwnerCompanion {
   private long lastSave;
   private boolean saveScheduled;
   private Future<Void> saving = Future.succeededFuture();
-  /** Connected devices: device id, then the nodes holding its connections and their lease expiry. */
-  private final Map<String, Map<String, Long>> presence = new HashMap<>();
+  /** Devices tracked per session, and the presence events each may cause (a burst, then one per interval). */
+  static final int MAX_DEVICES = 32;
+  static final int PRESENCE_BURST = 4;
+  static final long PRESENCE_REFILL_MILLIS = 15_000;
+
+  private DevicePresence presence;
+  /** Devices whose joined or left event is being appended (so it is appended once). */
+  private final java.util.Set<String> announcing = new java.util.HashSet<>();
   private long presenceTimer = -1;
+  private long reconcileTimer = -1;
+  /** Events appended since the snapshot was last saved; see {@link #countForSnapshot}. */
+  private int eventsSinceSave;
+  private long bytesSinceSave;
 
   public SessionCompanion(OwnerHandle owner, ConversationServices services, Vertx vertx) {
     this.owner = owner;
@@ -73,6 +83,7 @@ public final class SessionCompanion implements OwnerCompanion {
     this.vertx = vertx;
     this.sessionId = SessionIds.sessionOf(owner.stream());
     this.state = new Conversation(sessionId);
+    this.presence = new DevicePresence(MAX_DEVICES, PRESENCE_BURST, PRESENCE_REFILL_MILLIS, leaseMillis());
   }
 
   // ------------------------------------------------------------------------------------ lifecycle
@@ -96,10 +107,7 @@ public final class SessionCompanion implements OwnerCompanion {
       }
       started = true;
       // Devices the previous owner saw stay listed until their leases, renewed by their nodes, lapse.
-      long lease = System.currentTimeMillis() + leaseMillis();
-      for (String device : state.devices()) {
-        presence.computeIfAbsent(device, d -> new HashMap<>()).put("", lease);
-      }
+      presence.restore(state.devices(), System.currentTimeMillis());
       presenceTimer = vertx.setPeriodic(leaseMillis() / 3, t -> expirePresence());
       List<Runnable> queued = new ArrayList<>(waiting);
       waiting.clear();
@@ -135,6 +143,9 @@ public final class SessionCompanion implements OwnerCompanion {
     stopped = true;
     if (presenceTimer >= 0) {
       vertx.cancelTimer(presenceTimer);
+    }
+    if (reconcileTimer >= 0) {
+      vertx.cancelTimer(reconcileTimer);
     }
     if (generation != null) {
       generation.halt();
@@ -323,43 +334,42 @@ public final class SessionCompanion implements OwnerCompanion {
       return Future.succeededFuture(Result.error(400, "invalid_command", "presence needs a device"));
     }
     if (join) {
-      presence.computeIfAbsent(device, d -> new HashMap<>()).put(node, System.currentTimeMillis() + leaseMillis());
-      if (!state.devices().contains(device) && joining.add(device)) {
-        emit(event(DEVICE_JOINED).put("device", device)).onComplete(ar -> joining.remove(device));
-      }
+      presence.join(device, node, System.currentTimeMillis());
     } else {
-      Map<String, Long> nodes = presence.get(device);
-      if (nodes != null) {
-        nodes.remove(node);
-        nodes.remove("");
-      }
-      leaveIfGone(device);
+      presence.leave(device, node);
     }
+    announcePresence();
     return Future.succeededFuture(Result.ok(new JsonObject().put("device", device)));
   }
 
   private void expirePresence() {
+    presence.expire(System.currentTimeMillis());
+    announcePresence();
+  }
+
+  /**
+   * Appends the joined and left events the stream owes (within each device's budget), and wakes up
+   * when the next one's budget refills.
+   */
+  private void announcePresence() {
+    if (stopped) {
+      return;
+    }
     long now = System.currentTimeMillis();
-    for (String device : new ArrayList<>(presence.keySet())) {
-      presence.get(device).values().removeIf(expiry -> expiry < now);
-      leaveIfGone(device);
+    for (DevicePresence.Change change : presence.due(state.devices(), announcing, now)) {
+      String device = change.device();
+      announcing.add(device);
+      emit(event(change.joined() ? DEVICE_JOINED : DEVICE_LEFT).put("device", device))
+          .onComplete(ar -> announcing.remove(device));
+    }
+    long next = presence.nextDueAt(state.devices(), now);
+    if (next > now && reconcileTimer < 0) {
+      reconcileTimer = vertx.setTimer(next - now, t -> {
+        reconcileTimer = -1;
+        announcePresence();
+      });
     }
   }
-
-  private void leaveIfGone(String device) {
-    Map<String, Long> nodes = presence.get(device);
-    if (nodes == null || nodes.isEmpty()) {
-      presence.remove(device);
-      if (state.devices().contains(device) && !leaving.contains(device)) {
-        leaving.add(device);
-        emit(event(DEVICE_LEFT).put("device", device)).onComplete(ar -> leaving.remove(device));
-      }
-    }
-  }
-
-  /** Devices whose joined or left event is being appended (so it is appended once). */
-  private final java.util.Set<String> joining = new java.util.HashSet<>();
-  private final java.util.Set<String> leaving = new java.util.HashSet<>();
 
   // ------------------------------------------------------------------------------------ generation
 
@@ -598,7 +608,7 @@ public final class SessionCompanion implements OwnerCompanion {
         assistantId = null;
       }
       services.metrics().generation("failed", null);
-      emit(event(GENERATION_FAILED).put("turn", turn).put("error", String.valueOf(cause.getMessage()))).onSuccess(v -> {
+      emit(event(GENERATION_FAILED).put("turn", turn).put("error", publicReason(cause))).onSuccess(v -> {
         if (generation == this) {
           generation = null;
         }
@@ -618,6 +628,17 @@ public final class SessionCompanion implements OwnerCompanion {
         flushTimer = -1;
       }
     }
+  }
+
+  /**
+   * What readers of the session learn of a failed model call: the model's own summary of it, never a raw
+   * exception message (which can name internal hosts, or carry an upstream's body).
+   */
+  static String publicReason(Throwable cause) {
+    if (cause instanceof OpenAiChatModel.UpstreamException) {
+      return cause.getMessage();
+    }
+    return "the model call failed";
   }
 
   /** When every tool call of the current turn has an outcome, the model continues with the results. */
@@ -746,6 +767,7 @@ public final class SessionCompanion implements OwnerCompanion {
       }
       String next = reply.start().plus(payload.length).toString();
       events.forEach(event -> state.apply(event, next));
+      countForSnapshot(payload.length);
       return Future.<Void>succeededFuture();
     }).onComplete(ar -> {
       if (ar.failed() && !stopped) {
@@ -779,6 +801,20 @@ public final class SessionCompanion implements OwnerCompanion {
     }
   }
 
+  /**
+   * A new owner restores from the saved snapshot plus the events after it, so those events must still be
+   * in the ring: the snapshot is saved again whenever a quarter of the ring (in events or in bytes) has
+   * been appended since the last save, whatever appended it (answers, tool calls, devices coming and going).
+   */
+  private void countForSnapshot(int bytes) {
+    eventsSinceSave++;
+    bytesSinceSave += bytes;
+    io.tether.config.TetherConfig config = services.config();
+    if (eventsSinceSave >= Math.max(1, config.ringMaxEvents() / 4) || bytesSinceSave >= config.ringMaxBytes() / 4) {
+      saveNow();
+    }
+  }
+
   private void saveSoon() {
     if (saveScheduled) {
       return;
@@ -797,6 +833,8 @@ public final class SessionCompanion implements OwnerCompanion {
       return;
     }
     lastSave = System.currentTimeMillis();
+    eventsSinceSave = 0;
+    bytesSinceSave = 0;
     saving = Future.all(saving, tail).transform(x -> {
       if (stopped) {
         return Future.succeededFuture();

@@ -33,7 +33,13 @@ public final class OpsRoutes {
   public void mount(Router router) {
     router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
     router.get("/health/ready").handler(this::ready);
-    router.get("/metrics").handler(PrometheusScrapingHandler.create(services.metrics().registry()));
+    router.get("/metrics").handler(ctx -> {
+      if (!services.config().metricsToken().isEmpty()
+          && !bearerMatches(ctx, services.config().metricsToken(), "TETHER_METRICS_TOKEN")) {
+        return;
+      }
+      ctx.next();
+    }).handler(PrometheusScrapingHandler.create(services.metrics().registry()));
     router.get(ADMIN_PREFIX + "*").handler(this::describeStream);
   }
 
@@ -52,23 +58,33 @@ public final class OpsRoutes {
     json(ctx, http && safe ? 200 : 503, body);
   }
 
+  /**
+   * Whether the request carries {@code Authorization: Bearer <expected>}; otherwise answers 401 (no
+   * credential) or 403 (a wrong one) and returns {@code false}.
+   */
+  private static boolean bearerMatches(RoutingContext ctx, String expected, String setting) {
+    String auth = ctx.request().getHeader("Authorization");
+    if (auth == null || !auth.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      ApiError.of(401, "unauthorized", ctx.request().path() + " needs Authorization: Bearer <" + setting + ">")
+          .withHeader("WWW-Authenticate", "Bearer").send(ctx.response());
+      return false;
+    }
+    if (!Credentials.constantTimeEquals(auth.substring(7).trim(), expected)) {
+      ApiError.of(403, "forbidden", "the token is not valid for " + ctx.request().path()).send(ctx.response());
+      return false;
+    }
+    return true;
+  }
+
   private static void json(RoutingContext ctx, int status, JsonObject body) {
     ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
         .putHeader("Cache-Control", "no-store").end(body.encode());
   }
 
   private void describeStream(RoutingContext ctx) {
-    if (services.config().adminProtected()) {
-      String auth = ctx.request().getHeader("Authorization");
-      if (auth == null || !auth.startsWith("Bearer ")) {
-        ApiError.of(401, "unauthorized", "admin endpoints need Authorization: Bearer <TETHER_ADMIN_TOKEN>")
-            .withHeader("WWW-Authenticate", "Bearer").send(ctx.response());
-        return;
-      }
-      if (!Credentials.constantTimeEquals(auth.substring(7).trim(), services.config().adminToken())) {
-        ApiError.of(403, "forbidden", "admin token is not valid").send(ctx.response());
-        return;
-      }
+    if (services.config().adminProtected()
+        && !bearerMatches(ctx, services.config().adminToken(), "TETHER_ADMIN_TOKEN")) {
+      return;
     }
     String name = ctx.request().path().substring(ADMIN_PREFIX.length());
     try {

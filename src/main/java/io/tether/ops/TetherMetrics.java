@@ -120,6 +120,15 @@ public final class TetherMetrics {
         .publishPercentiles(0.5, 0.99).register(registry).record(nanos, TimeUnit.NANOSECONDS);
   }
 
+  /**
+   * A client was refused or cut off to protect the node: per-address connection limit, header, idle or
+   * body timeout, body budget, oversized body, slow WebSocket writer.
+   */
+  public void clientRefused(String reason) {
+    Counter.builder("tether.client.refusals").description("Requests refused and connections closed to protect the node")
+        .tag("reason", reason).register(registry).increment();
+  }
+
   /** Registers a gauge computed on scrape. */
   public void gauge(String name, String description, Supplier<Number> value) {
     Gauge.builder(name, value).description(description).register(registry);

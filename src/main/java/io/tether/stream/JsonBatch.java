@@ -43,8 +43,60 @@ public final class JsonBatch {
    * @throws IllegalArgumentException when the body is not exactly one JSON value
    */
   public static JsonBatch parse(byte[] body) {
+    requireUtf8(body);
     List<byte[]> messages = split(body, 0, body.length, true);
     return new JsonBatch(join(messages), messages.size());
+  }
+
+  /**
+   * JSON on the wire is UTF-8 (RFC 8259 section 8.1). Jackson would otherwise detect UTF-16 or UTF-32
+   * from zero bytes or a byte-order mark, and its token locations would then count characters, not the
+   * bytes this class slices by. A zero byte can never appear in UTF-8 JSON text (control characters
+   * must be escaped), and 0xFE/0xFF (the byte-order marks) never appear in UTF-8: refusing both, and any
+   * other malformed UTF-8, leaves Jackson one encoding to read.
+   */
+  static void requireUtf8(byte[] body) {
+    int i = 0;
+    int n = body.length;
+    while (i < n) {
+      int b = body[i] & 0xFF;
+      if (b < 0x80) {
+        if (b == 0) {
+          throw new IllegalArgumentException("a zero byte (JSON must be UTF-8)");
+        }
+        i++;
+        continue;
+      }
+      int extra;
+      int min;
+      if (b >= 0xC2 && b <= 0xDF) {
+        extra = 1;
+        min = 0x80;
+      } else if (b >= 0xE0 && b <= 0xEF) {
+        extra = 2;
+        min = 0x800;
+      } else if (b >= 0xF0 && b <= 0xF4) {
+        extra = 3;
+        min = 0x10000;
+      } else {
+        throw new IllegalArgumentException("malformed UTF-8 at byte " + i + " (JSON must be UTF-8)");
+      }
+      if (i + extra >= n) {
+        throw new IllegalArgumentException("truncated UTF-8 at byte " + i + " (JSON must be UTF-8)");
+      }
+      int cp = b & (0x3F >> extra);
+      for (int k = 1; k <= extra; k++) {
+        int c = body[i + k] & 0xFF;
+        if ((c & 0xC0) != 0x80) {
+          throw new IllegalArgumentException("malformed UTF-8 at byte " + i + " (JSON must be UTF-8)");
+        }
+        cp = cp << 6 | (c & 0x3F);
+      }
+      if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        throw new IllegalArgumentException("malformed UTF-8 at byte " + i + " (JSON must be UTF-8)");
+      }
+      i += extra + 1;
+    }
   }
 
   /** The messages of a stored event payload (as produced by {@link #parse}). */

@@ -46,5 +46,7 @@ public enum Outcome {
   /** The caller's ownership epoch is not the current one: it must step down (never reaches clients). */
   STALE_OWNER,
   /** The stream moved to another owner; retry through the router (never reaches clients). */
-  MOVED
+  MOVED,
+  /** A new stream would exceed the streams the member may hold (429). Last: outcomes travel as ordinals. */
+  LIMIT_REACHED
 }

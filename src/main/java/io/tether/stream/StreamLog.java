@@ -28,8 +28,15 @@ public final class StreamLog implements WireMessage {
 
   public static final int WIRE_TYPE = 100;
 
-  /** Producers remembered per stream; the least recently used is forgotten beyond this. */
+  /**
+   * Producers remembered per stream, by count and by bytes (ids plus a fixed cost each); the least
+   * recently used are forgotten beyond either. A forgotten producer that comes back with a sequence
+   * number above 0 is refused (a new epoch must start at 0), never silently appended twice.
+   */
   static final int MAX_PRODUCERS = 1024;
+  static final long MAX_PRODUCER_BYTES = 64 * 1024;
+  /** What one remembered producer costs besides its id: epoch, sequence, time, map entry. */
+  static final int PRODUCER_OVERHEAD_BYTES = 64;
 
   private String name;
   private long incarnation;
@@ -318,11 +325,29 @@ public final class StreamLog implements WireMessage {
   }
 
   private void trimProducers() {
+    long bytes = producerBytes();
     Iterator<Map.Entry<String, ProducerState>> it = producers.entrySet().iterator();
-    while (producers.size() > MAX_PRODUCERS && it.hasNext()) {
-      it.next();
+    while ((producers.size() > MAX_PRODUCERS || bytes > MAX_PRODUCER_BYTES) && it.hasNext()) {
+      bytes -= producerCost(it.next().getKey());
       it.remove();
     }
+  }
+
+  /** Bytes the remembered producers count for against {@link #MAX_PRODUCER_BYTES}. */
+  long producerBytes() {
+    long bytes = 0;
+    for (String id : producers.keySet()) {
+      bytes += producerCost(id);
+    }
+    return bytes;
+  }
+
+  int producerCount() {
+    return producers.size();
+  }
+
+  private static long producerCost(String id) {
+    return id.length() * 3L + PRODUCER_OVERHEAD_BYTES;
   }
 
   /** Byte-wise comparison of the UTF-8 encodings, as the protocol defines for {@code Stream-Seq}. */

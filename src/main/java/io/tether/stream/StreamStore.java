@@ -53,7 +53,24 @@ public final class StreamStore {
 
   /** Number of streams whose primary copy lives on this member. */
   public int localSize() {
-    return map.getLocalMapStats().getOwnedEntryCount() > Integer.MAX_VALUE
-        ? Integer.MAX_VALUE : (int) map.getLocalMapStats().getOwnedEntryCount();
+    long owned = map.getLocalMapStats().getOwnedEntryCount();
+    return owned > Integer.MAX_VALUE ? Integer.MAX_VALUE : (int) owned;
+  }
+
+  private volatile long countedAt;
+  private volatile int counted;
+
+  /**
+   * Whether this member's primary copies number {@code limit} or more. The count is at most a second
+   * old (computing it walks the member's partitions), so a burst of creates can pass the limit by what
+   * one second admits.
+   */
+  public boolean atCapacity(int limit) {
+    long now = System.currentTimeMillis();
+    if (now - countedAt >= 1_000) {
+      counted = localSize();
+      countedAt = now;
+    }
+    return counted >= limit;
   }
 }

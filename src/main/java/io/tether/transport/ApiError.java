@@ -46,6 +46,23 @@ public record ApiError(int status, String code, String message, Map<String, Stri
     response.end(body().encode());
   }
 
+  /**
+   * Writes this error with {@code Connection: close} and closes the connection once it is written: for
+   * refusals after which the rest of the request will not be read.
+   */
+  public void sendAndClose(HttpServerResponse response, io.vertx.core.http.HttpConnection connection) {
+    if (response.ended() || response.headWritten()) {
+      connection.close();
+      return;
+    }
+    response.setStatusCode(status);
+    headers.forEach(response::putHeader);
+    response.putHeader("Content-Type", "application/json");
+    response.putHeader("Cache-Control", "no-store");
+    response.putHeader("Connection", "close");
+    response.end(body().encode()).onComplete(ar -> connection.close());
+  }
+
   /** Thrown by request parsing; the handler turns it into the response. */
   public static final class Refusal extends RuntimeException {
     private final ApiError error;

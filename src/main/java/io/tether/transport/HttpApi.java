@@ -1,9 +1,10 @@
 package io.tether.transport;
 
 import io.tether.cluster.StreamServices;
+import io.tether.config.TetherConfig;
 import io.tether.conversation.PresenceReporter;
 import io.tether.ops.OpsRoutes;
-import io.tether.security.SessionGate;
+import io.tether.security.AccessGate;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpMethod;
@@ -30,6 +31,7 @@ public final class HttpApi extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
 
   private static final Set<String> ALLOWED_HEADERS = Set.of("Content-Type", "Authorization", "If-None-Match",
+      "Idempotency-Key",
       ProtocolHeaders.SEQ, ProtocolHeaders.TTL, ProtocolHeaders.EXPIRES_AT, ProtocolHeaders.CLOSED,
       ProtocolHeaders.FORKED_FROM, ProtocolHeaders.FORK_OFFSET, ProtocolHeaders.FORK_SUB_OFFSET,
       ProtocolHeaders.PRODUCER_ID, ProtocolHeaders.PRODUCER_EPOCH, ProtocolHeaders.PRODUCER_SEQ);
@@ -39,33 +41,51 @@ public final class HttpApi extends VerticleBase {
       ProtocolHeaders.PRODUCER_SEQ, ProtocolHeaders.PRODUCER_EXPECTED_SEQ, ProtocolHeaders.PRODUCER_RECEIVED_SEQ,
       Replies.EARLIEST_OFFSET);
 
+  /** No script, no subresource, no framing, a unique origin: a response is inert if a browser renders it. */
+  static final String API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
   private final StreamServices services;
-  private final SessionGate gate;
+  private final AccessGate gate;
   private final BooleanSupplier serving;
   private HttpServer server;
 
   private final PresenceReporter presence;
+  private final ClientLimits limits;
 
-  public HttpApi(StreamServices services, SessionGate gate, PresenceReporter presence, BooleanSupplier serving) {
+  public HttpApi(StreamServices services, AccessGate gate, PresenceReporter presence, ClientLimits limits,
+                 BooleanSupplier serving) {
     this.services = services;
     this.gate = gate;
     this.presence = presence;
+    this.limits = limits;
     this.serving = serving;
   }
 
   @Override
   public Future<?> start() {
+    TetherConfig config = services.config();
+    ConnectionGuard guard = new ConnectionGuard(vertx, limits, services.metrics(), config.headerTimeoutMillis(),
+        config.idleTimeoutSeconds() * 1000L);
     Router router = Router.router(vertx);
     router.route().handler(ctx -> {
+      if (!guard.requestStarted(ctx)) {
+        return;
+      }
       HttpServerResponse response = ctx.response();
       response.putHeader("X-Content-Type-Options", "nosniff");
       response.putHeader("Cross-Origin-Resource-Policy", "cross-origin");
+      // Stream content is whatever its writers sent, in whatever content type they declared: a
+      // text/html or image/svg+xml stream opened in a browser must not run as a page of this origin.
+      // The demo's routes replace this policy with their own.
+      response.putHeader("Content-Security-Policy", API_CSP);
       ctx.next();
     });
     router.route().handler(cors());
-    router.route().handler(RequestBody.handler(services.config().maxAppendBytes()));
+    router.route().handler(RequestBody.handler(vertx, config.maxAppendBytes(), limits, config.bodyTimeoutMillis(),
+        services.metrics()));
     new OpsRoutes(services, serving).mount(router);
     new SessionHandler(services, gate).mount(router);
+    new StreamTokenRoutes(gate).mount(router);
     StreamHandler streams = new StreamHandler(services, new LiveTransports(services, presence), gate);
     router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
     // The demo chat and the browser client, from the jar.
@@ -90,8 +110,11 @@ public final class HttpApi extends VerticleBase {
         .setMaxWebSocketFrameSize(frameLimit)
         .setMaxWebSocketMessageSize(frameLimit)
         .setTcpNoDelay(true)
-        .setCompressionSupported(false);
-    server = vertx.createHttpServer(options).requestHandler(router);
+        .setCompressionSupported(false)
+        // HTTP/1.1 only: with h2c detection on, Vert.x creates a connection (and calls the guard) only
+        // once bytes arrive, and a socket that never sends any would be held forever.
+        .setHttp2ClearTextEnabled(false);
+    server = vertx.createHttpServer(options).connectionHandler(guard::opened).requestHandler(router);
     return server.listen();
   }
 

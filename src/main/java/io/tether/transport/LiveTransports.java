@@ -23,6 +23,35 @@ public final class LiveTransports {
     this.presence = presence;
   }
 
+  /**
+   * Runs {@code next} now if {@code stream}'s write queue has room, else once it drains (unless the
+   * connection is {@code done} by then): how a replay is paced by its reader.
+   */
+  static void whenWritable(io.vertx.core.streams.WriteStream<?> stream, java.util.function.BooleanSupplier done,
+                           Runnable next) {
+    if (done.getAsBoolean()) {
+      return;
+    }
+    if (!stream.writeQueueFull()) {
+      next.run();
+      return;
+    }
+    stream.drainHandler(v -> {
+      stream.drainHandler(null);
+      if (!done.getAsBoolean()) {
+        next.run();
+      }
+    });
+  }
+
+  /** Epoch seconds of a credential's expiry as milliseconds; no expiry is {@link Long#MAX_VALUE}. */
+  private static long expiresAtMillis(Long seconds) {
+    if (seconds == null || seconds == Long.MAX_VALUE) {
+      return Long.MAX_VALUE;
+    }
+    return seconds * 1000;
+  }
+
   void serve(RoutingContext ctx, String stream, ReadStart start, String mode) {
     String transport = mode.equals("ws") ? "websocket" : mode;
     AtomicInteger gauge = services.metrics().connections(transport);
@@ -48,10 +77,12 @@ public final class LiveTransports {
       release = gauge::decrementAndGet;
     }
     String cursor = ctx.request().getParam("cursor");
+    long expiresAt = expiresAtMillis(ctx.get(StreamHandler.EXPIRES_AT));
     switch (mode) {
-      case "long-poll" -> new LongPollRequest(services, ctx, stream, start, cursor, release).start();
-      case "sse" -> new SseSession(services, ctx, stream, start, cursor, release).start();
-      default -> new WebSocketSession(services, ctx, stream, start, release).start();
+      case "long-poll" -> new LongPollRequest(services, ctx, stream, start, cursor, expiresAt, release).start();
+      case "sse" -> new SseSession(services, ctx, stream, start, cursor, expiresAt, release).start();
+      default -> new WebSocketSession(services, ctx, stream, start, expiresAt,
+          expiresAtMillis(ctx.get(StreamHandler.WRITE_UNTIL)), release).start();
     }
   }
 }

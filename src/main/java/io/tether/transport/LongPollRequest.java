@@ -30,18 +30,23 @@ final class LongPollRequest implements LiveSubscription.Listener {
   private long timer = -1;
   private boolean done;
 
+  private final long expiresAtMillis;
+
   LongPollRequest(StreamServices services, RoutingContext ctx, String stream, ReadStart start, String cursor,
-                  Runnable release) {
+                  long expiresAtMillis, Runnable release) {
     this.services = services;
     this.ctx = ctx;
     this.cursor = cursor;
     this.release = release;
+    this.expiresAtMillis = expiresAtMillis;
     this.subscription = new LiveSubscription(services, stream, start, this);
   }
 
   void start() {
     ctx.response().closeHandler(v -> finish());
-    timer = services.vertx().setTimer(services.config().longPollSeconds() * 1000L, t -> timeout());
+    // A wait never outlasts the credential it was admitted with: the next poll presents a new one.
+    long wait = Math.min(services.config().longPollSeconds() * 1000L, expiresAtMillis - System.currentTimeMillis());
+    timer = services.vertx().setTimer(Math.max(1, wait), t -> timeout());
     subscription.start();
   }
 

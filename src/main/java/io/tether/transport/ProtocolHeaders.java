@@ -37,32 +37,17 @@ public final class ProtocolHeaders {
   public static final String STREAM_PREFIX = "/v1/stream/";
 
   private static final Pattern NON_NEGATIVE = Pattern.compile("0|[1-9][0-9]*");
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._~:@-]+(/[A-Za-z0-9._~:@-]+)*");
-  private static final int MAX_NAME_LENGTH = 256;
 
   private ProtocolHeaders() {
   }
 
-  /** Stream name from a request path ({@code /v1/stream/<name>}), validated. */
+  /** Stream name from a request path ({@code /v1/stream/<name>}, raw), decoded and validated. */
   public static String streamName(String path) {
-    if (path == null || !path.startsWith(STREAM_PREFIX)) {
-      throw new ApiError.Refusal(400, "invalid_stream_name", "stream URLs have the form /v1/stream/{name}");
-    }
-    String name = path.substring(STREAM_PREFIX.length());
-    validateName(name);
-    return name;
+    return StreamNames.fromPath(path);
   }
 
   public static void validateName(String name) {
-    if (name.isEmpty() || name.length() > MAX_NAME_LENGTH || !NAME.matcher(name).matches()) {
-      throw new ApiError.Refusal(400, "invalid_stream_name",
-          "stream names are 1-256 characters of A-Z a-z 0-9 . _ ~ : @ - and / between segments");
-    }
-    for (String segment : name.split("/")) {
-      if (segment.equals(".") || segment.equals("..")) {
-        throw new ApiError.Refusal(400, "invalid_stream_name", "stream names must not contain . or .. segments");
-      }
-    }
+    StreamNames.validate(name);
   }
 
   /** {@code true} only for the value {@code true} (any case); every other value means absent. */
@@ -93,11 +78,18 @@ public final class ProtocolHeaders {
     if (value == null) {
       return -1;
     }
+    OffsetDateTime at;
     try {
-      return OffsetDateTime.parse(value.trim()).toInstant().toEpochMilli();
+      at = OffsetDateTime.parse(value.trim());
     } catch (DateTimeParseException e) {
       throw new ApiError.Refusal(400, "invalid_header", EXPIRES_AT + " must be an RFC 3339 timestamp");
     }
+    // Years outside 1970-9999 are not timestamps a stream can expire at (and some do not fit in epoch
+    // milliseconds at all).
+    if (at.getYear() < 1970 || at.getYear() > 9999 || at.toInstant().getEpochSecond() < 0) {
+      throw new ApiError.Refusal(400, "invalid_header", EXPIRES_AT + " must be a time between 1970 and 9999");
+    }
+    return at.toInstant().toEpochMilli();
   }
 
   /** The request content type, validated; {@code null} when absent or empty. */
@@ -124,12 +116,25 @@ public final class ProtocolHeaders {
       throw new ApiError.Refusal(400, "invalid_producer",
           "Producer-Id, Producer-Epoch and Producer-Seq must be sent together");
     }
-    if (id.isEmpty()) {
-      throw new ApiError.Refusal(400, "invalid_producer", "Producer-Id must not be empty");
-    }
+    checkProducerId(id);
     long e = nonNegative(epoch, PRODUCER_EPOCH, ProducerHeaders.MAX_VALUE);
     long s = nonNegative(seq, PRODUCER_SEQ, ProducerHeaders.MAX_VALUE);
     return new ProducerHeaders(id, e, s);
+  }
+
+  /** Longest {@code Producer-Id}, in UTF-8 bytes: every stream remembers the ids of its producers. */
+  public static final int MAX_PRODUCER_ID_BYTES = 256;
+
+  /** A producer id (HTTP header or WebSocket frame): non-empty, at most {@value #MAX_PRODUCER_ID_BYTES} bytes. */
+  public static void checkProducerId(String id) {
+    if (id.isEmpty()) {
+      throw new ApiError.Refusal(400, "invalid_producer", "Producer-Id must not be empty");
+    }
+    if (id.length() > MAX_PRODUCER_ID_BYTES
+        || id.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_PRODUCER_ID_BYTES) {
+      throw new ApiError.Refusal(400, "invalid_producer",
+          "Producer-Id must not exceed " + MAX_PRODUCER_ID_BYTES + " bytes");
+    }
   }
 
   /** Fork headers of a PUT, or {@code null}. */
@@ -143,7 +148,7 @@ public final class ProtocolHeaders {
       }
       return null;
     }
-    String source = streamName(from.trim());
+    String source = StreamNames.fromReference(from);
     Offset forkOffset = null;
     if (offset != null) {
       try {

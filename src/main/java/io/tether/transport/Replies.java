@@ -54,6 +54,7 @@ public final class Replies {
       case PRODUCER_SEQ_GAP -> ApiError.of(409, "producer_sequence_gap", "producer sequence gap")
           .withHeader(PRODUCER_EXPECTED_SEQ, Long.toString(reply.expectedSeq()))
           .withHeader(PRODUCER_RECEIVED_SEQ, Long.toString(reply.receivedSeq()));
+      case LIMIT_REACHED -> ApiError.of(429, "too_many_streams", orElse(detail, "the cluster holds its maximum of streams"));
       default -> ApiError.of(503, "unavailable", "the stream owner is changing; retry").withHeader("Retry-After", "1");
     };
   }

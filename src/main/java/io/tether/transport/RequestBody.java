@@ -1,17 +1,35 @@
 package io.tether.transport;
 
-import io.vertx.core.Future;
-import io.vertx.core.Promise;
+import io.tether.ops.TetherMetrics;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Reads a request body up to a limit. An oversized body is drained (so the client sees the 413 rather
- * than a reset connection) unless it exceeds four times the limit, where the connection is closed.
+ * Reads the body of every request that may carry one, before any handler sees the request, within
+ * three bounds:
  *
- * <p>{@link #handler} runs first for every request that may carry a body: the whole request is read
- * before any handler answers. Answering a keep-alive HTTP/1.1 request before its end has been read
- * can leave the connection unusable for the client's next request, so no refusal is sent early.
+ * <ul>
+ *   <li><b>Size.</b> A body above {@code TETHER_MAX_APPEND_BYTES} is answered {@code 413} as soon as
+ *       that is known: at once when {@code Content-Length} announces it (also instead of
+ *       {@code 100 Continue}), else when the limit is crossed. The rest of the body is read and
+ *       discarded, up to four times the limit, so the client reads the status instead of a reset
+ *       connection; beyond that the connection is closed.</li>
+ *   <li><b>Memory.</b> Nothing is allocated from a declared length. Received bytes are charged to the
+ *       node-wide budget ({@link ClientLimits#reserveBody}) as they arrive and released when the
+ *       response ends; a request that would overdraw it is answered {@code 503 server_busy} with
+ *       {@code Retry-After} and its connection closed.</li>
+ *   <li><b>Time.</b> A body that stops arriving for {@code TETHER_BODY_TIMEOUT_MS} is answered
+ *       {@code 408 request_timeout} and its connection closed.</li>
+ * </ul>
+ * Answering a keep-alive HTTP/1.1 request before its body has been read leaves the connection usable
+ * only if the server goes on reading that body, which is why refusals either discard the rest or close.
  */
 final class RequestBody {
 
@@ -21,73 +39,200 @@ final class RequestBody {
   }
 
   /** Router handler: reads the body (any method but GET, HEAD and OPTIONS), then continues. */
-  static io.vertx.core.Handler<io.vertx.ext.web.RoutingContext> handler(int limit) {
+  static Handler<RoutingContext> handler(Vertx vertx, int limit, ClientLimits limits, long idleMillis,
+                                         TetherMetrics metrics) {
     return ctx -> {
-      io.vertx.core.http.HttpMethod method = ctx.request().method();
-      if (method == io.vertx.core.http.HttpMethod.GET || method == io.vertx.core.http.HttpMethod.HEAD
-          || method == io.vertx.core.http.HttpMethod.OPTIONS || ctx.request().isEnded()) {
+      HttpMethod method = ctx.request().method();
+      if (method == HttpMethod.GET || method == HttpMethod.HEAD || method == HttpMethod.OPTIONS
+          || ctx.request().isEnded()) {
         ctx.next();
         return;
       }
-      read(ctx.request(), limit).onComplete(ar -> {
-        if (ar.succeeded()) {
-          ctx.put(KEY, ar.result());
-          ctx.next();
-        } else {
-          Replies.failure(ar.cause()).send(ctx.response());
-        }
-      });
+      new Reader(vertx, ctx, limit, limits, idleMillis, metrics).start();
     };
   }
 
   /** The body read by {@link #handler}; empty when the request had none. */
-  static Buffer of(io.vertx.ext.web.RoutingContext ctx) {
+  static Buffer of(RoutingContext ctx) {
     Buffer body = ctx.get(KEY);
     return body == null ? Buffer.buffer() : body;
   }
 
-  static Future<Buffer> read(HttpServerRequest request, int limit) {
-    Promise<Buffer> promise = Promise.promise();
-    String length = request.getHeader("Content-Length");
-    long declared = -1;
-    if (length != null) {
-      try {
-        declared = Long.parseLong(length.trim());
-      } catch (NumberFormatException e) {
-        request.connection().close();
-        return Future.failedFuture(new ApiError.Refusal(400, "invalid_header", "Content-Length is not a number"));
-      }
+  /** One request's body, read on the request's event loop. */
+  private static final class Reader {
+    private final Vertx vertx;
+    private final RoutingContext ctx;
+    private final HttpServerRequest request;
+    private final int limit;
+    private final ClientLimits limits;
+    private final long idleMillis;
+    private final TetherMetrics metrics;
+    private final List<Buffer> chunks = new ArrayList<>();
+    private long received;
+    private long charged;
+    private long discarded;
+    /** The request was answered (refused); what still arrives is discarded or the connection closed. */
+    private boolean answered;
+    private long lastChunkAt;
+    private long timer = -1;
+
+    Reader(Vertx vertx, RoutingContext ctx, int limit, ClientLimits limits, long idleMillis, TetherMetrics metrics) {
+      this.vertx = vertx;
+      this.ctx = ctx;
+      this.request = ctx.request();
+      this.limit = limit;
+      this.limits = limits;
+      this.idleMillis = idleMillis;
+      this.metrics = metrics;
     }
-    Buffer body = Buffer.buffer(declared > 0 && declared <= limit ? (int) declared : 256);
-    long[] received = {0};
-    boolean[] tooLarge = {declared > limit};
-    request.handler(chunk -> {
-      received[0] += chunk.length();
-      if (received[0] > limit) {
-        tooLarge[0] = true;
+
+    void start() {
+      long declared = -1;
+      String length = request.getHeader("Content-Length");
+      if (length != null) {
+        try {
+          declared = Long.parseLong(length.trim());
+        } catch (NumberFormatException e) {
+          declared = -2;
+        }
+        if (declared < 0) {
+          answered = true;
+          ApiError.of(400, "invalid_header", "Content-Length is not a non-negative number")
+              .sendAndClose(ctx.response(), request.connection());
+          return;
+        }
       }
-      if (tooLarge[0]) {
-        if (received[0] > 4L * limit) {
+      request.handler(this::chunk);
+      request.endHandler(v -> end());
+      request.exceptionHandler(e -> abandon());
+      if (declared > limit) {
+        tooLarge();
+      } else if (declared > 0 && !limits.wouldFit(declared)) {
+        // Refused before the client sends the body (with Expect: 100-continue it has not started yet).
+        busy();
+        return;
+      } else if ("100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
+        ctx.response().writeContinue();
+      }
+      lastChunkAt = System.currentTimeMillis();
+      armTimer(idleMillis);
+      request.resume();
+    }
+
+    private void chunk(Buffer chunk) {
+      lastChunkAt = System.currentTimeMillis();
+      if (answered) {
+        discarded += chunk.length();
+        if (discarded > 4L * limit) {
+          finish();
           request.connection().close();
-          promise.tryFail(tooLarge(limit));
         }
         return;
       }
-      body.appendBuffer(chunk);
-    });
-    request.exceptionHandler(promise::tryFail);
-    request.endHandler(v -> {
-      if (tooLarge[0]) {
-        promise.tryFail(tooLarge(limit));
-      } else {
-        promise.tryComplete(body);
+      received += chunk.length();
+      if (received > limit) {
+        tooLarge();
+        discarded = received;
+        return;
       }
-    });
-    request.resume();
-    return promise.future();
-  }
+      if (!limits.reserveBody(chunk.length())) {
+        busy();
+        return;
+      }
+      charged += chunk.length();
+      chunks.add(chunk);
+    }
 
-  private static ApiError.Refusal tooLarge(int limit) {
-    return new ApiError.Refusal(413, "payload_too_large", "request body exceeds " + limit + " bytes");
+    private void end() {
+      cancelTimer();
+      if (answered) {
+        return;
+      }
+      Buffer body;
+      if (chunks.size() == 1) {
+        body = chunks.get(0);
+      } else {
+        body = Buffer.buffer((int) received);
+        chunks.forEach(body::appendBuffer);
+      }
+      chunks.clear();
+      ctx.put(KEY, body);
+      long held = charged;
+      charged = 0;
+      ctx.addEndHandler(ar -> limits.releaseBody(held));
+      ctx.next();
+    }
+
+    /** Answers 413 now and discards what follows. */
+    private void tooLarge() {
+      metrics.clientRefused("body_too_large");
+      answered = true;
+      releaseCharged();
+      ApiError.of(413, "payload_too_large", "request body exceeds " + limit + " bytes").send(ctx.response());
+    }
+
+    /** The node-wide body budget is spent: 503 and close (the rest of the body is not read). */
+    private void busy() {
+      metrics.clientRefused("body_budget");
+      answered = true;
+      finish();
+      ApiError.of(503, "server_busy", "this node holds its maximum of request bodies in transit; retry")
+          .withHeader("Retry-After", "1").sendAndClose(ctx.response(), request.connection());
+    }
+
+    private void armTimer(long millis) {
+      timer = vertx.setTimer(Math.max(1, millis), t -> {
+        timer = -1;
+        long silent = System.currentTimeMillis() - lastChunkAt;
+        if (silent < idleMillis) {
+          armTimer(idleMillis - silent);
+          return;
+        }
+        metrics.clientRefused("body_timeout");
+        boolean wasAnswered = answered;
+        answered = true;
+        finish();
+        if (wasAnswered) {
+          request.connection().close();
+        } else {
+          ApiError.of(408, "request_timeout", "no body bytes arrived for " + idleMillis + " ms")
+              .sendAndClose(ctx.response(), request.connection());
+        }
+      });
+    }
+
+    /**
+     * The body could not be read: its framing was malformed (a bad chunk size), or the connection failed
+     * or closed. A client still there is told so; the connection cannot be resynchronised and closes.
+     */
+    private void abandon() {
+      boolean wasAnswered = answered;
+      answered = true;
+      finish();
+      if (!wasAnswered) {
+        ApiError.of(400, "invalid_body", "the request body could not be read (malformed chunked encoding?)")
+            .sendAndClose(ctx.response(), request.connection());
+      }
+    }
+
+    private void finish() {
+      cancelTimer();
+      releaseCharged();
+    }
+
+    private void releaseCharged() {
+      chunks.clear();
+      if (charged > 0) {
+        limits.releaseBody(charged);
+        charged = 0;
+      }
+    }
+
+    private void cancelTimer() {
+      if (timer >= 0) {
+        vertx.cancelTimer(timer);
+        timer = -1;
+      }
+    }
   }
 }

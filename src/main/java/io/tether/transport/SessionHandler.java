@@ -6,7 +6,7 @@ import io.tether.cluster.StreamServices;
 import io.tether.conversation.SessionCommand;
 import io.tether.conversation.SessionEvents;
 import io.tether.conversation.SessionIds;
-import io.tether.security.SessionGate;
+import io.tether.security.AccessGate;
 import io.tether.security.TokenService;
 import io.tether.security.TokenService.Scope;
 import io.tether.stream.ContentTypes;
@@ -26,7 +26,7 @@ import java.util.List;
 /**
  * The session API at {@code /v1/sessions}: create a session (id plus tokens), mint tokens, read the
  * snapshot, send a message, stop the generation, decide on or answer tool calls. Each request is checked
- * by the {@link SessionGate} and sent, as a {@link SessionCommand}, to the owner of the session's stream,
+ * by the {@link AccessGate} and sent, as a {@link SessionCommand}, to the owner of the session's stream,
  * wherever it runs. The session's events are read on the Durable Streams routes of its stream,
  * {@code /v1/stream/sessions/{id}} (catch-up, long-poll, SSE, WebSocket) with a session token.
  */
@@ -36,6 +36,8 @@ public final class SessionHandler {
   /** Routing-context keys: the verified token of a session stream request, and the device it names. */
   static final String GRANT = "tether.grant";
   static final String DEVICE = "tether.device";
+  static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+  private static final java.util.regex.Pattern IDEMPOTENCY_KEY_FORMAT = java.util.regex.Pattern.compile("[A-Za-z0-9._:-]{16,128}");
   private static final java.util.regex.Pattern DEVICE_ID = java.util.regex.Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   static boolean validDevice(String device) {
@@ -43,9 +45,9 @@ public final class SessionHandler {
   }
 
   private final StreamServices services;
-  private final SessionGate gate;
+  private final AccessGate gate;
 
-  public SessionHandler(StreamServices services, SessionGate gate) {
+  public SessionHandler(StreamServices services, AccessGate gate) {
     this.services = services;
     this.gate = gate;
   }
@@ -98,7 +100,16 @@ public final class SessionHandler {
       refusal.error().send(ctx.response());
       return;
     }
-    String id = SessionIds.newId();
+    String key = ctx.request().getHeader(IDEMPOTENCY_KEY);
+    if (key != null && !IDEMPOTENCY_KEY_FORMAT.matcher(key).matches()) {
+      ApiError.of(400, "invalid_idempotency_key",
+          "Idempotency-Key is 16-128 characters of A-Z a-z 0-9 . _ : - (use a random value, such as a UUID)")
+          .send(ctx.response());
+      return;
+    }
+    // With a key, the id is derived from it: a retry (after a lost answer or a 503) names the session the
+    // first attempt created, and gets it back instead of leaving it behind.
+    String id = key != null ? gate.ids().sessionIdFor(key) : SessionIds.newId();
     String stream = SessionIds.streamOf(id);
     byte[] created = SessionEvents.event(SessionEvents.SESSION_CREATED).put("sessionId", id).encode()
         .getBytes(StandardCharsets.UTF_8);
@@ -108,7 +119,8 @@ public final class SessionHandler {
         Replies.failure(ar.cause()).send(ctx.response());
         return;
       }
-      if (ar.result().outcome() != Outcome.CREATED) {
+      boolean replayed = key != null && ar.result().outcome() == Outcome.EXISTS;
+      if (ar.result().outcome() != Outcome.CREATED && !replayed) {
         Replies.refusal(ar.result()).send(ctx.response());
         return;
       }
@@ -121,7 +133,10 @@ public final class SessionHandler {
           .put("expiresAt", System.currentTimeMillis() / 1000 + ttl)
           .put("events", "/v1/stream/" + stream)
           .put("snapshot", PREFIX + "/" + id);
-      ctx.response().setStatusCode(201).putHeader("Content-Type", "application/json")
+      if (replayed) {
+        ctx.response().putHeader("Idempotent-Replayed", "true");
+      }
+      ctx.response().setStatusCode(replayed ? 200 : 201).putHeader("Content-Type", "application/json")
           .putHeader("Location", PREFIX + "/" + id).putHeader("Cache-Control", "no-store").end(answer.encode());
     });
   }
@@ -154,9 +169,11 @@ public final class SessionHandler {
       ApiError.of(400, "invalid_json", "scope is a string and ttlSeconds a number").send(ctx.response());
       return;
     }
-    Future<Void> allowed = gate.apiKeyConfigured() && gate.hasApiKey(ctx.request())
-        ? Future.succeededFuture()
-        : gate.authorize(ctx.request(), id, Scope.WRITE).mapEmpty();
+    // A token minted with a session token never outlives it: otherwise a short-lived token could be
+    // renewed forever by minting its own successors.
+    Future<Long> notAfter = gate.apiKeyConfigured() && gate.hasApiKey(ctx.request())
+        ? Future.succeededFuture(Long.MAX_VALUE)
+        : gate.authorize(ctx.request(), id, Scope.WRITE).map(TokenService.SessionGrant::expiresAtSeconds);
     String device;
     try {
       device = device(body);
@@ -164,15 +181,16 @@ public final class SessionHandler {
       refusal.error().send(ctx.response());
       return;
     }
-    allowed.compose(v -> services.router().command(SessionIds.streamOf(id),
-        new StreamRequest.Command(new JsonObject().put("type", SessionCommand.RESUME).encode(), true))).onComplete(ar -> {
+    notAfter.compose(limit -> services.router().command(SessionIds.streamOf(id),
+        new StreamRequest.Command(new JsonObject().put("type", SessionCommand.RESUME).encode(), true))
+            .map(answer -> limit)).onComplete(ar -> {
           if (ar.failed()) {
             fail(ctx, ar.cause());
             return;
           }
-          long seconds = ttl;
+          long seconds = gate.tokens().lifetime(ttl, ar.result());
           ctx.response().setStatusCode(201).putHeader("Content-Type", "application/json").putHeader("Cache-Control", "no-store")
-              .end(new JsonObject().put("token", gate.tokens().issue(id, scope, seconds, device))
+              .end(new JsonObject().put("token", gate.tokens().issue(id, scope, seconds, device, ar.result()))
                   .put("scope", scope.claim()).put("expiresAt", System.currentTimeMillis() / 1000 + seconds).encode());
         });
   }
@@ -233,7 +251,7 @@ public final class SessionHandler {
   private void fail(RoutingContext ctx, Throwable cause) {
     if (cause instanceof RouteException route && route.kind() == RouteException.Kind.NOT_FOUND) {
       unknown(ctx);
-    } else if (cause instanceof SessionGate.Denied) {
+    } else if (cause instanceof AccessGate.Denied) {
       denied(cause).send(ctx.response());
     } else {
       Replies.failure(cause).send(ctx.response());
@@ -246,7 +264,7 @@ public final class SessionHandler {
 
   /** The error body of a refused credential. */
   static ApiError denied(Throwable cause) {
-    if (cause instanceof SessionGate.Denied d) {
+    if (cause instanceof AccessGate.Denied d) {
       ApiError error = ApiError.of(d.status(), d.code(), d.getMessage());
       return d.status() == 401 ? error.withHeader("WWW-Authenticate", "Bearer") : error;
     }

@@ -19,8 +19,11 @@ import java.util.List;
  * closed stream, {@code streamClosed} (after which the response ends). A comment line is written every
  * heartbeat interval so proxies never see an idle connection.
  *
- * <p>A reader that cannot keep up (the socket's write queue is full) is cut loose: the response ends
- * and the client resumes from the last {@code streamNextOffset} it saw.
+ * <p>Replay is paced by the socket: the next page is read only once the write queue has room. A live
+ * reader that cannot keep up (its write queue holds more than {@code TETHER_MAX_READ_BYTES}) is cut
+ * loose: the response ends, the connection closes, and the client resumes from the last
+ * {@code streamNextOffset} it saw. When the token the stream was opened with expires, the response ends
+ * with the comment {@code : token expired} (the client reconnects with a new token).
  */
 final class SseSession implements LiveSubscription.Listener {
 
@@ -36,20 +39,47 @@ final class SseSession implements LiveSubscription.Listener {
   private boolean headersSent;
   private boolean done;
   private long heartbeat = -1;
+  private long expiry = -1;
+  private final long expiresAtMillis;
 
   SseSession(StreamServices services, RoutingContext ctx, String stream, ReadStart start, String clientCursor,
-             Runnable release) {
+             long expiresAtMillis, Runnable release) {
     this.services = services;
     this.ctx = ctx;
     this.response = ctx.response();
     this.cursor = Cursors.next(clientCursor, System.currentTimeMillis());
     this.release = release;
+    this.expiresAtMillis = expiresAtMillis;
     this.subscription = new LiveSubscription(services, stream, start, this);
   }
 
   void start() {
     response.closeHandler(v -> finish());
+    response.setWriteQueueMaxSize(services.config().maxReadBytes());
+    if (expiresAtMillis != Long.MAX_VALUE) {
+      expiry = services.vertx().setTimer(Math.max(1, expiresAtMillis - System.currentTimeMillis()), t -> {
+        expiry = -1;
+        tokenExpired();
+      });
+    }
     subscription.start();
+  }
+
+  @Override
+  public void whenWritable(Runnable next) {
+    LiveTransports.whenWritable(response, () -> done, next);
+  }
+
+  private void tokenExpired() {
+    if (done) {
+      return;
+    }
+    if (!headersSent) {
+      ApiError.of(401, "token_expired", "the token expired; reconnect with a new one").send(response);
+    } else {
+      response.end(Buffer.buffer(": token expired\n\n"));
+    }
+    finish();
   }
 
   @Override
@@ -81,10 +111,13 @@ final class SseSession implements LiveSubscription.Listener {
     if (closed) {
       response.end();
       finish();
-    } else if (response.writeQueueFull()) {
+    } else if (subscription.isLive() && response.writeQueueFull()) {
+      // Its socket, not only its place in the stream: a reader that cannot take what it was sent must
+      // not keep a connection (and its buffers) either.
       services.metrics().slowConsumerCut();
       response.end();
       finish();
+      ctx.request().connection().close();
     }
   }
 
@@ -168,6 +201,9 @@ final class SseSession implements LiveSubscription.Listener {
     done = true;
     if (heartbeat >= 0) {
       services.vertx().cancelTimer(heartbeat);
+    }
+    if (expiry >= 0) {
+      services.vertx().cancelTimer(expiry);
     }
     subscription.close();
     release.run();

@@ -4,8 +4,9 @@ import io.tether.cluster.StreamRequest;
 import io.tether.cluster.StreamServices;
 import io.tether.config.TetherConfig;
 import io.tether.conversation.SessionIds;
-import io.tether.security.SessionGate;
-import io.tether.security.TokenService;
+import io.tether.security.AccessGate;
+import io.tether.security.TokenService.Scope;
+import io.tether.security.TokenService.StreamGrant;
 import io.tether.stream.AppendSpec;
 import io.tether.stream.ContentTypes;
 import io.tether.stream.CreateSpec;
@@ -38,12 +39,19 @@ import static io.tether.transport.ProtocolHeaders.UP_TO_DATE;
  */
 public final class StreamHandler {
 
+  /**
+   * Routing-context keys: when the credential of the request expires (epoch seconds; live connections
+   * end then), and until when appends on a WebSocket are allowed (0: never).
+   */
+  static final String EXPIRES_AT = "tether.expiresAt";
+  static final String WRITE_UNTIL = "tether.writeUntil";
+
   private final StreamServices services;
   private final TetherConfig config;
   private final LiveTransports live;
-  private final SessionGate gate;
+  private final AccessGate gate;
 
-  public StreamHandler(StreamServices services, LiveTransports live, SessionGate gate) {
+  public StreamHandler(StreamServices services, LiveTransports live, AccessGate gate) {
     this.services = services;
     this.config = services.config();
     this.live = live;
@@ -56,38 +64,80 @@ public final class StreamHandler {
       String name = ProtocolHeaders.streamName(request.path());
       HttpMethod method = request.method();
       String forkedFrom = request.getHeader(ProtocolHeaders.FORKED_FROM);
-      if (forkedFrom != null && SessionIds.isSessionStream(forkedFrom.trim())) {
+      // The check runs on the canonical source name (any spelling of it: bare, path, URL, encoded);
+      // the session's owner refuses to hand its data to a fork as well.
+      if (method == HttpMethod.PUT && forkedFrom != null
+          && SessionIds.isSessionStream(StreamNames.fromReference(forkedFrom))) {
         throw new ApiError.Refusal(403, "session_stream_read_only", "session streams cannot be forked");
       }
       if (SessionIds.isSessionStream(name)) {
-        // A session's events: readable with a token of that session, written only through the session API.
-        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
-          throw new ApiError.Refusal(403, "session_stream_read_only",
-              "session streams are written through the session API (/v1/sessions/{id}/...)");
-        }
-        gate.authorize(request, SessionIds.sessionOf(name), TokenService.Scope.READ).onComplete(ar -> {
-          if (ar.failed()) {
-            SessionHandler.denied(ar.cause()).send(ctx.response());
-            return;
-          }
-          try {
-            ctx.put(SessionHandler.GRANT, ar.result());
-            String device = ar.result().device() != null ? ar.result().device() : request.getParam("device");
-            if (device != null && !SessionHandler.validDevice(device)) {
-              throw new ApiError.Refusal(400, "invalid_device", "device ids are 1-64 characters of A-Z a-z 0-9 . _ -");
-            }
-            ctx.put(SessionHandler.DEVICE, device);
-            dispatch(ctx, name, method);
-          } catch (ApiError.Refusal refusal) {
-            refusal.error().send(ctx.response());
-          }
-        });
+        sessionStream(ctx, name, method);
         return;
       }
-      dispatch(ctx, name, method);
+      Scope needed = method == HttpMethod.GET || method == HttpMethod.HEAD ? Scope.READ : Scope.WRITE;
+      gate.authorizeStream(request, name, needed).onComplete(ar -> {
+        if (ar.failed()) {
+          SessionHandler.denied(ar.cause()).send(ctx.response());
+          return;
+        }
+        try {
+          StreamGrant grant = ar.result();
+          if (method == HttpMethod.PUT && forkedFrom != null && gate.streamAuth().protectsReads() && grant.expires()) {
+            // A fork reads its source too, and a stream token names one stream.
+            throw new ApiError.Refusal(403, "fork_needs_api_key",
+                "with TETHER_STREAM_AUTH=all, forking reads another stream and needs the API key");
+          }
+          ctx.put(EXPIRES_AT, grant.expiresAtSeconds());
+          if (method == HttpMethod.GET && "ws".equals(ProtocolHeaders.live(request.params()))) {
+            // Appends on the socket need what a POST needs; the socket itself only what a read needs.
+            gate.authorizeStream(request, name, Scope.WRITE).onComplete(write -> {
+              ctx.put(WRITE_UNTIL, write.succeeded() ? write.result().expiresAtSeconds() : 0L);
+              try {
+                dispatch(ctx, name, method);
+              } catch (ApiError.Refusal refusal) {
+                refusal.error().send(ctx.response());
+              }
+            });
+            return;
+          }
+          dispatch(ctx, name, method);
+        } catch (ApiError.Refusal refusal) {
+          refusal.error().send(ctx.response());
+        }
+      });
     } catch (ApiError.Refusal refusal) {
       refusal.error().send(ctx.response());
     }
+  }
+
+  /** A session's events: readable with a token of that session, written only through the session API. */
+  private void sessionStream(RoutingContext ctx, String name, HttpMethod method) {
+    HttpServerRequest request = ctx.request();
+    if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
+      throw new ApiError.Refusal(403, "session_stream_read_only",
+          "session streams are written through the session API (/v1/sessions/{id}/...)");
+    }
+    gate.authorize(request, SessionIds.sessionOf(name), Scope.READ).onComplete(ar -> {
+      if (ar.failed()) {
+        SessionHandler.denied(ar.cause()).send(ctx.response());
+        return;
+      }
+      try {
+        ctx.put(SessionHandler.GRANT, ar.result());
+        ctx.put(EXPIRES_AT, ar.result().expiresAtSeconds());
+        // Appends on a session's socket reach its owner, which refuses them: the session's only writer is
+        // its companion.
+        ctx.put(WRITE_UNTIL, Long.MAX_VALUE);
+        String device = ar.result().device() != null ? ar.result().device() : request.getParam("device");
+        if (device != null && !SessionHandler.validDevice(device)) {
+          throw new ApiError.Refusal(400, "invalid_device", "device ids are 1-64 characters of A-Z a-z 0-9 . _ -");
+        }
+        ctx.put(SessionHandler.DEVICE, device);
+        dispatch(ctx, name, method);
+      } catch (ApiError.Refusal refusal) {
+        refusal.error().send(ctx.response());
+      }
+    });
   }
 
   private void dispatch(RoutingContext ctx, String name, HttpMethod method) {

@@ -40,6 +40,13 @@ import java.util.List;
  * </ul>
  * Refusals of the read side close the socket with a 44xx code whose last three digits are the HTTP
  * status; refusals of an append are {@code error} frames and leave the socket open.
+ *
+ * <p>What a socket may cost is bounded: the replay is paced by the socket's write queue; a live reader
+ * whose queue holds more than {@code TETHER_MAX_READ_BYTES} is closed ({@value #CLOSE_SLOW_CONSUMER});
+ * at most {@value #MAX_PENDING} appends and commands are in flight per socket, and the socket stops
+ * being read while they are; a peer that answers no ping for three heartbeats is closed
+ * ({@value #CLOSE_NO_PONG}); the socket closes ({@value #CLOSE_TOKEN_EXPIRED}) when the token it was
+ * opened with expires.
  */
 final class WebSocketSession implements LiveSubscription.Listener {
 
@@ -54,6 +61,10 @@ final class WebSocketSession implements LiveSubscription.Listener {
   static final short CLOSE_GONE = 4410;
   static final short CLOSE_SLOW_CONSUMER = 4429;
   static final short CLOSE_UNAVAILABLE = 4503;
+  static final short CLOSE_TOKEN_EXPIRED = 4401;
+  static final short CLOSE_NO_PONG = 4408;
+  /** Appends and commands in flight per socket before it stops reading. */
+  static final int MAX_PENDING = 16;
 
   private final StreamServices services;
   private final RoutingContext ctx;
@@ -66,12 +77,22 @@ final class WebSocketSession implements LiveSubscription.Listener {
   private boolean done;
   /** Appends from one socket are sent one after the other, so they are applied in the order sent. */
   private Future<?> appends = Future.succeededFuture();
+  /** Appends and commands sent and not answered yet; at {@link #MAX_PENDING} the socket is paused. */
+  private int pending;
+  private boolean paused;
+  private long lastHeard = System.currentTimeMillis();
+  private long expiry = -1;
+  private final long expiresAtMillis;
+  private final long writeUntilMillis;
 
-  WebSocketSession(StreamServices services, RoutingContext ctx, String stream, ReadStart start, Runnable release) {
+  WebSocketSession(StreamServices services, RoutingContext ctx, String stream, ReadStart start, long expiresAtMillis,
+                   long writeUntilMillis, Runnable release) {
     this.services = services;
     this.ctx = ctx;
     this.stream = stream;
     this.release = release;
+    this.expiresAtMillis = expiresAtMillis;
+    this.writeUntilMillis = writeUntilMillis;
     this.subscription = new LiveSubscription(services, stream, start, this);
   }
 
@@ -83,12 +104,23 @@ final class WebSocketSession implements LiveSubscription.Listener {
         return;
       }
       socket = ar.result();
+      socket.setWriteQueueMaxSize(services.config().maxReadBytes());
       socket.closeHandler(v -> finish());
       socket.exceptionHandler(e -> log.debug("WebSocket error on {}: {}", stream, e.getMessage()));
-      socket.textMessageHandler(this::onText);
+      socket.textMessageHandler(text -> {
+        lastHeard = System.currentTimeMillis();
+        onText(text);
+      });
       socket.binaryMessageHandler(b -> error(null, ApiError.of(400, "invalid_frame", "frames are JSON text")));
+      socket.pongHandler(b -> lastHeard = System.currentTimeMillis());
       long interval = services.config().heartbeatSeconds() * 1000L;
       heartbeat = services.vertx().setPeriodic(interval, interval, t -> heartbeat());
+      if (expiresAtMillis != Long.MAX_VALUE) {
+        expiry = services.vertx().setTimer(Math.max(1, expiresAtMillis - System.currentTimeMillis()), t -> {
+          expiry = -1;
+          close(CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a new token");
+        });
+      }
       subscription.start();
     });
   }
@@ -117,7 +149,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
     socket.writeTextMessage(control.encode());
     if (closed) {
       close(CLOSE_STREAM_CLOSED, "stream closed");
-    } else if (socket.writeQueueFull()) {
+    } else if (subscription.isLive() && socket.writeQueueFull()) {
       services.metrics().slowConsumerCut();
       close(CLOSE_SLOW_CONSUMER, "too slow; reconnect from " + next);
     }
@@ -136,6 +168,11 @@ final class WebSocketSession implements LiveSubscription.Listener {
       frame.append(Json.encode(new String(event, StandardCharsets.UTF_8)));
     }
     return frame.append('}').toString();
+  }
+
+  @Override
+  public void whenWritable(Runnable next) {
+    LiveTransports.whenWritable(socket, () -> done, next);
   }
 
   @Override
@@ -165,6 +202,12 @@ final class WebSocketSession implements LiveSubscription.Listener {
 
   private void heartbeat() {
     if (done) {
+      return;
+    }
+    long interval = services.config().heartbeatSeconds() * 1000L;
+    if (System.currentTimeMillis() - lastHeard > 3 * interval) {
+      // Every WebSocket client answers pings; one that has not for three heartbeats is gone.
+      close(CLOSE_NO_PONG, "no answer to pings");
       return;
     }
     socket.writePing(Buffer.buffer("hb"));
@@ -231,7 +274,9 @@ final class WebSocketSession implements LiveSubscription.Listener {
     }
     command = command.copy().put("device", (String) ctx.get(SessionHandler.DEVICE));
     boolean retriable = !type.equals(SessionCommand.MESSAGE) || command.getString("messageId") != null;
+    started();
     services.router().command(stream, new StreamRequest.Command(command.encode(), retriable)).onComplete(ar -> {
+      answered();
       if (done) {
         return;
       }
@@ -246,6 +291,12 @@ final class WebSocketSession implements LiveSubscription.Listener {
   }
 
   private void append(Object id, JsonObject frame) {
+    if (System.currentTimeMillis() >= writeUntilMillis) {
+      throw new ApiError.Refusal(writeUntilMillis == 0 ? 403 : 401, writeUntilMillis == 0 ? "append_not_allowed"
+          : "token_expired", writeUntilMillis == 0
+          ? "this socket may not append: open it with the API key or a stream token with write scope"
+          : "the token that allowed appends on this socket expired");
+    }
     String contentType = frame.getString("contentType");
     if (contentType == null && subscription.settings() != null) {
       contentType = subscription.settings().contentType();
@@ -265,13 +316,41 @@ final class WebSocketSession implements LiveSubscription.Listener {
       if (producerId == null || producerId.isEmpty() || epoch == null || seq == null) {
         throw new ApiError.Refusal(400, "invalid_producer", "producer needs a non-empty id, an epoch and a seq");
       }
+      if (epoch < 0 || seq < 0 || epoch > ProducerHeaders.MAX_VALUE || seq > ProducerHeaders.MAX_VALUE) {
+        throw new ApiError.Refusal(400, "invalid_producer", "producer epoch and seq are between 0 and "
+            + ProducerHeaders.MAX_VALUE);
+      }
+      ProtocolHeaders.checkProducerId(producerId);
       producer = new ProducerHeaders(producerId, epoch, seq);
     }
     AppendSpec spec = StreamHandler.appendSpec(body, body.length == 0 ? null : contentType, close,
         frame.getString("streamSeq"), producer);
     boolean withProducer = producer != null;
+    started();
     appends = appends.transform(previous -> services.router().request(stream, new StreamRequest.Append(spec))
-        .andThen(ar -> acknowledge(id, spec, withProducer, ar)));
+        .andThen(ar -> {
+          answered();
+          acknowledge(id, spec, withProducer, ar);
+        }));
+  }
+
+  /** One more append or command in flight: at the bound, stop reading the socket until one is answered. */
+  private void started() {
+    pending++;
+    if (pending >= MAX_PENDING && !paused) {
+      paused = true;
+      socket.pause();
+    }
+  }
+
+  private void answered() {
+    pending--;
+    if (paused && pending < MAX_PENDING / 2) {
+      paused = false;
+      if (!done) {
+        socket.resume();
+      }
+    }
   }
 
   private void acknowledge(Object id, AppendSpec spec, boolean withProducer, AsyncResult<StreamReply> ar) {
@@ -360,6 +439,9 @@ final class WebSocketSession implements LiveSubscription.Listener {
     done = true;
     if (heartbeat >= 0) {
       services.vertx().cancelTimer(heartbeat);
+    }
+    if (expiry >= 0) {
+      services.vertx().cancelTimer(expiry);
     }
     subscription.close();
     release.run();

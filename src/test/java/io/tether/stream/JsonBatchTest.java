@@ -53,4 +53,32 @@ class JsonBatchTest {
     List<byte[]> messages = JsonBatch.messagesOf(parse("[{\"a\":1},{\"b\":[1,2]},\"c\"]").payload());
     assertThat(messages).extracting(JsonBatchTest::text).containsExactly("{\"a\":1}", "{\"b\":[1,2]}", "\"c\"");
   }
+
+  /** JSON is UTF-8 on the wire: other encodings are refused as invalid, never misread or crashed on. */
+  @Test
+  void bodiesThatAreNotUtf8AreRefused() {
+    byte[][] bodies = {
+        "\"a\"".getBytes(StandardCharsets.UTF_16LE),   // "\0a\0"\0: Jackson would detect UTF-16
+        "[\"a\"]".getBytes(StandardCharsets.UTF_16BE),
+        "{\"a\":1}".getBytes(java.nio.charset.Charset.forName("UTF-32")),
+        {(byte) 0xFE, (byte) 0xFF, 0, '1'},                 // UTF-16 byte-order mark
+        {'"', (byte) 0xC3, '"'},                            // truncated sequence
+        {'"', (byte) 0xC0, (byte) 0x80, '"'},               // overlong encoding of NUL
+        {'"', (byte) 0xED, (byte) 0xA0, (byte) 0x80, '"'},  // a UTF-16 surrogate
+        {'"', (byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80, '"'}, // above U+10FFFF
+        {'"', 'a', '"', 0},
+    };
+    for (byte[] body : bodies) {
+      assertThatThrownBy(() -> JsonBatch.parse(body)).as(java.util.Arrays.toString(body))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
+  void multiByteUtf8IsKeptByteForByte() {
+    String body = "[\"caf\u00e9\",\"\u20ac\",\"\ud83d\ude00\"]";
+    JsonBatch batch = parse(body);
+    assertThat(batch.messageCount()).isEqualTo(3);
+    assertThat(text(batch.payload())).isEqualTo("\"caf\u00e9\",\"\u20ac\",\"\ud83d\ude00\"");
+  }
 }
