@@ -140,6 +140,8 @@ public final class TetherNode {
     metrics.gauge("tether.cluster.members", "Members of the cluster as this node sees them", cluster::memberCount);
     metrics.gauge("tether.streams.local", "Streams whose primary copy lives on this member",
         services.store()::localSize);
+    metrics.gauge("tether.route.inflight", "Requests this node sent to stream owners and awaits answers for",
+        services.router()::inFlight);
     TetherNode node = new TetherNode(config, hazelcast, vertx, services);
     try {
       vertx.deployVerticle(node.agent).await(30, TimeUnit.SECONDS);

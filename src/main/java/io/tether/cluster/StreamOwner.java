@@ -781,7 +781,7 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /** Runs {@link #retire} on this owner's context. */
-  void retireAsync(String why) {
+  public void retireAsync(String why) {
     context.runOnContext(v -> retire(why));
   }
 

@@ -93,6 +93,11 @@ public final class StreamRouter {
     });
   }
 
+  /** Requests this node has sent to owners and not yet seen answered. */
+  public int inFlight() {
+    return inFlight.size();
+  }
+
   /** Fire-and-forget (unsubscribe): delivered if an owner is registered, dropped otherwise. */
   public void notify(String stream, StreamRequest request) {
     eventBus.send(Addresses.stream(stream), request);

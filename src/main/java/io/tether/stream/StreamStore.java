@@ -57,20 +57,12 @@ public final class StreamStore {
     return owned > Integer.MAX_VALUE ? Integer.MAX_VALUE : (int) owned;
   }
 
-  private volatile long countedAt;
-  private volatile int counted;
-
   /**
-   * Whether this member's primary copies number {@code limit} or more. The count is at most a second
-   * old (computing it walks the member's partitions), so a burst of creates can pass the limit by what
-   * one second admits.
+   * Whether this member's primary copies number {@code limit} or more. Counted on every call (it sums
+   * the member's partitions, a few microseconds): creates that race each other can pass the limit by
+   * as many as run at once.
    */
   public boolean atCapacity(int limit) {
-    long now = System.currentTimeMillis();
-    if (now - countedAt >= 1_000) {
-      counted = localSize();
-      countedAt = now;
-    }
-    return counted >= limit;
+    return localSize() >= limit;
   }
 }

@@ -111,6 +111,35 @@ class StreamLogTest {
     assertThat(readAll(log)).isEqualTo("abc");
   }
 
+  /**
+   * Producer state is bounded in bytes as well as in count, least recently used first: many producers
+   * with long ids cannot grow a stream's state (and its backup) without limit. A forgotten producer that
+   * returns with a sequence number above 0 is refused, never appended twice.
+   */
+  @Test
+  void producerStateIsBoundedInBytesForgettingTheLeastRecentlyUsed() {
+    StreamLog log = stream("text/plain");
+    String id = "x".repeat(250);
+    int producers = 400;
+    for (int i = 0; i < producers; i++) {
+      assertThat(produce(log, id + i, 0, 0, "e").outcome()).isEqualTo(Outcome.APPENDED);
+      assertThat(log.producerBytes()).isLessThanOrEqualTo(StreamLog.MAX_PRODUCER_BYTES);
+    }
+    assertThat(log.producerCount()).isLessThan(producers).isGreaterThan(0);
+    // The most recent are remembered (a retry is a duplicate); the oldest is forgotten.
+    assertThat(produce(log, id + (producers - 1), 0, 0, "e").outcome()).isEqualTo(Outcome.DUPLICATE);
+    assertThat(produce(log, id + 0, 0, 1, "e").outcome()).isEqualTo(Outcome.BAD_REQUEST);
+    // The bound holds on a replica that applies the same effects, and after serialisation.
+    StreamLog copy = roundTrip(log);
+    assertThat(copy.producerBytes()).isEqualTo(log.producerBytes());
+  }
+
+  private static StreamLog roundTrip(StreamLog log) {
+    Buffer buffer = Buffer.buffer();
+    log.writeTo(new BufferWire.Out(buffer));
+    return StreamLog.readFrom(new BufferWire.In(buffer, 0));
+  }
+
   @Test
   void streamSeqMustIncreaseByteWise() {
     StreamLog log = stream("text/plain");

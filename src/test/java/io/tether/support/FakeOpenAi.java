@@ -68,8 +68,46 @@ public final class FakeOpenAi implements AutoCloseable {
     failAfter.set(chunks);
   }
 
+  /** What the next request gets instead of an answer (a misbehaving upstream). */
+  public enum Misbehaviour {
+    /** One chunk of the wrong shape ({@code "choices"} is a string), then silence. */
+    MALFORMED_CHUNK,
+    /** A line of more than 1 MiB, then silence. */
+    ENDLESS_LINE,
+    /** HTTP 400 whose body names a secret. */
+    ERROR_WITH_SECRET
+  }
+
+  /** The text the {@link Misbehaviour#ERROR_WITH_SECRET} body carries. */
+  public static final String SECRET_IN_ERROR = "sk-live-do-not-leak-4f7a";
+
+  private volatile Misbehaviour misbehaviour;
+  private final AtomicInteger misbehaviours = new AtomicInteger();
+
+  /** The next {@code times} requests get {@code what}. */
+  public void misbehave(Misbehaviour what, int times) {
+    misbehaviour = what;
+    misbehaviours.set(times);
+  }
+
   private void serve(JsonObject body, HttpServerResponse response) {
     requests.add(body);
+    Misbehaviour bad = misbehaviours.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? misbehaviour : null;
+    if (bad == Misbehaviour.ERROR_WITH_SECRET) {
+      response.setStatusCode(400).putHeader("Content-Type", "application/json")
+          .end(new JsonObject().put("error", new JsonObject().put("message", "Incorrect API key provided: " + SECRET_IN_ERROR))
+              .encode());
+      return;
+    }
+    if (bad != null) {
+      response.setChunked(true).putHeader("Content-Type", "text/event-stream");
+      if (bad == Misbehaviour.MALFORMED_CHUNK) {
+        response.write("data: {\"choices\":\"not an array\"}\n\n");
+      } else {
+        response.write("data: {\"x\":\"" + "y".repeat(1_200_000));
+      }
+      return; // and nothing more: the stream stays open
+    }
     JsonArray messages = body.getJsonArray("messages");
     String prompt = "";
     boolean toolResult = false;

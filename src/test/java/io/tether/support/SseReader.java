@@ -24,6 +24,7 @@ public final class SseReader implements AutoCloseable {
   private final HttpClientResponse response;
   private final List<Event> events = new CopyOnWriteArrayList<>();
   private final AtomicInteger comments = new AtomicInteger();
+  private final List<String> commentLines = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final AtomicBoolean ended = new AtomicBoolean();
   private final StringBuilder pending = new StringBuilder();
 
@@ -53,6 +54,7 @@ public final class SseReader implements AutoCloseable {
       for (String line : block.split("\n", -1)) {
         if (line.startsWith(":")) {
           comments.incrementAndGet();
+          commentLines.add(line.substring(1).trim());
         } else if (line.startsWith("event:")) {
           type = line.substring(6).trim();
         } else if (line.startsWith("data:")) {
@@ -99,6 +101,11 @@ public final class SseReader implements AutoCloseable {
 
   public int comments() {
     return comments.get();
+  }
+
+  /** The text of every comment line ({@code : ...}) received. */
+  public List<String> commentLines() {
+    return List.copyOf(commentLines);
   }
 
   public boolean ended() {

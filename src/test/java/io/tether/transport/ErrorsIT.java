@@ -199,6 +199,27 @@ class ErrorsIT {
         "Producer-Epoch", "0", "Producer-Seq", "0"), "x"), 400, "invalid_producer");
   }
 
+  /** Every stream remembers its producers' ids: one id is at most 256 bytes, over HTTP and WebSocket. */
+  @Test
+  void producerIdsAreAtMost256Bytes() {
+    String p = created("text/plain", null);
+    Map<String, String> producer = Map.of("Content-Type", "text/plain", "Producer-Epoch", "0", "Producer-Seq", "0");
+    Map<String, String> longest = new HashMap<>(producer);
+    longest.put("Producer-Id", "p".repeat(256));
+    assertThat(request(HttpMethod.POST, p, longest, "x").status()).isEqualTo(200);
+    Map<String, String> tooLong = new HashMap<>(producer);
+    tooLong.put("Producer-Id", "p".repeat(257));
+    refused(request(HttpMethod.POST, p, tooLong, "x"), 400, "invalid_producer");
+    try (WsReader ws = http.ws(p + "?offset=now&live=ws")) {
+      await().atMost(DEADLINE).until(() -> !ws.frames("control").isEmpty());
+      ws.send(new JsonObject().put("type", "append").put("id", 1).put("data", "y")
+          .put("producer", new JsonObject().put("id", "q".repeat(257)).put("epoch", 0).put("seq", 0)));
+      await().atMost(DEADLINE).until(() -> !ws.frames("error").isEmpty());
+      assertThat(ws.frames("error").get(0).getString("code")).isEqualTo("invalid_producer");
+    }
+    assertThat(http.get(p + "?offset=-1").body()).isEqualTo("x");
+  }
+
   @Test
   void badRequestFromStreamState() {
     String p = created("text/plain", "hello");

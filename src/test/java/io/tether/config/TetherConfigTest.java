@@ -1,0 +1,46 @@
+package io.tether.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Settings that protect the node: their defaults, their checks, and what the node reports as open. */
+class TetherConfigTest {
+
+  @Test
+  void protectingStreamsNeedsTheApiKeyThatMintsTheirTokens() {
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_STREAM_AUTH", "writes")))
+        .hasMessageContaining("TETHER_API_KEY");
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_STREAM_AUTH", "sometimes")))
+        .hasMessageContaining("open, writes or all");
+    assertThat(TetherConfig.fromMap(Map.of("TETHER_STREAM_AUTH", "ALL", "TETHER_API_KEY", "k")).streamAuth())
+        .isEqualTo(StreamAuth.ALL);
+  }
+
+  @Test
+  void limitsHaveSafeDefaultsAndRefuseNonsense() {
+    TetherConfig defaults = TetherConfig.defaults();
+    assertThat(defaults.maxConnectionsPerIp()).isEqualTo(256);
+    assertThat(defaults.maxBodyBufferBytes()).isBetween((long) defaults.maxAppendBytes(), 256L << 20);
+    assertThat(defaults.idleTimeoutSeconds()).as("above AWS ALB's 60 s").isGreaterThan(60);
+    assertThat(defaults.maxStreamsPerNode()).isGreaterThanOrEqualTo(1_000);
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_MAX_BODY_BUFFER_BYTES", "10")))
+        .hasMessageContaining("TETHER_MAX_BODY_BUFFER_BYTES");
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_CLUSTER_TLS_CERT", "/c.pem")))
+        .hasMessageContaining("TETHER_CLUSTER_TLS_KEY");
+  }
+
+  @Test
+  void whatIsOpenIsNamedSettingBySetting() {
+    assertThat(TetherConfig.defaults().openToAnyone()).hasSize(4);
+    TetherConfig exposed = TetherConfig.fromMap(Map.of("TETHER_CLUSTER_HOST", "10.0.0.5"));
+    assertThat(String.join(" ", exposed.openToAnyone())).contains("TETHER_CLUSTER_TLS_CERT");
+    TetherConfig closed = TetherConfig.fromMap(Map.of("TETHER_API_KEY", "k", "TETHER_STREAM_AUTH", "writes",
+        "TETHER_ADMIN_TOKEN", "a", "TETHER_METRICS_TOKEN", "m", "TETHER_CLUSTER_HOST", "10.0.0.5",
+        "TETHER_CLUSTER_TLS_CERT", "/c.pem", "TETHER_CLUSTER_TLS_KEY", "/k.pem"));
+    assertThat(closed.openToAnyone()).isEmpty();
+  }
+}
