@@ -13,7 +13,8 @@
 # TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/, or
 # TETHER_CLUSTER_DIR (so that two local clusters never stop each other's nodes). The nodes run
 # target/tether.jar, or the jar named by TETHER_JAR. Extra JVM options: TETHER_JVM_OPTS (default
-# -Xmx512m). Any other TETHER_* variable is passed on.
+# -Xmx512m). The event bus between nodes is mutual TLS with a throwaway certificate made in that
+# directory (TETHER_CLUSTER_TLS=off for plain text). Any other TETHER_* variable is passed on.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -25,7 +26,7 @@ NODE_JAR="${TETHER_JAR:-$JAR}"
 mkdir -p "$DIR"
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -58,6 +59,31 @@ token_secret() {
 # calling token_secret per node would race on the file.
 TOKEN_SECRET="$(token_secret)"
 
+# The cluster certificate: the members' event bus runs over mutual TLS with it, as in the Kubernetes
+# manifests. TETHER_CLUSTER_TLS_CERT/_KEY name one of your own; else a throwaway one (EC P-256, 30 days)
+# is made once per cluster directory; TETHER_CLUSTER_TLS=off runs the event bus in plain text.
+cluster_tls() {
+  if [[ "${TETHER_CLUSTER_TLS:-on}" == "off" ]]; then
+    TLS_CERT="" TLS_KEY=""
+    return
+  fi
+  if [[ -n "${TETHER_CLUSTER_TLS_CERT:-}" ]]; then
+    TLS_CERT="$TETHER_CLUSTER_TLS_CERT" TLS_KEY="${TETHER_CLUSTER_TLS_KEY:-}"
+    return
+  fi
+  TLS_CERT="$DIR/cluster-tls.crt" TLS_KEY="$DIR/cluster-tls.key"
+  if [[ ! -s "$TLS_CERT" || ! -s "$TLS_KEY" ]]; then
+    if ! command -v openssl >/dev/null; then
+      echo "openssl is needed to make the cluster certificate (or set TETHER_CLUSTER_TLS=off)" >&2
+      exit 1
+    fi
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+      -subj "/CN=tether-cluster" -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null
+    chmod 600 "$TLS_KEY"
+  fi
+}
+cluster_tls
+
 start_node() {
   local i="$1" n="$2"
   if alive "$i"; then
@@ -71,6 +97,8 @@ start_node() {
   TETHER_CLUSTER_MEMBERS="$(members_list "$n")" \
   TETHER_CLUSTER_NAME="${TETHER_CLUSTER_NAME:-tether-local}" \
   TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
+  TETHER_CLUSTER_TLS_CERT="$TLS_CERT" \
+  TETHER_CLUSTER_TLS_KEY="$TLS_KEY" \
     nohup java $JVM_OPTS -jar "$NODE_JAR" >>"$DIR/node-$i.log" 2>&1 &
   echo $! >"$DIR/node-$i.pid"
 }

@@ -145,6 +145,7 @@ public final class TetherNode {
     TetherNode node = new TetherNode(config, hazelcast, vertx, services);
     try {
       vertx.deployVerticle(node.agent).await(30, TimeUnit.SECONDS);
+      node.agent.reachPeers(20_000).await(30, TimeUnit.SECONDS);
       vertx.deployVerticle(new SessionSupervisor(services, sessions)).await(30, TimeUnit.SECONDS);
       PresenceReporter presence = new PresenceReporter(services);
       vertx.deployVerticle(presence).await(30, TimeUnit.SECONDS);

@@ -85,7 +85,43 @@ public final class NodeAgent extends VerticleBase {
 
   // ----------------------------------------------------------------------------------- activation
 
+  /**
+   * Opens this node's event-bus connections to every other member, and theirs back (the answer travels
+   * on a connection from the peer to this node). Connections are otherwise opened by the first request
+   * that needs them; over TLS, with a cold JVM, that first handshake took 1-2 s here, longer than a
+   * request may wait. A node runs this before it reports ready; members already running need nothing,
+   * since the newcomer's request opens both directions. Completes when every peer answered or
+   * {@code timeoutMillis} passed (a peer that does not answer is left to the router's retries).
+   */
+  public Future<Void> reachPeers(long timeoutMillis) {
+    java.util.List<Future<?>> pings = new java.util.ArrayList<>();
+    for (String node : services.cluster().memberNodeIds()) {
+      if (!node.equals(services.nodeId())) {
+        pings.add(vertx.eventBus().request(Addresses.control(node), PING,
+                new DeliveryOptions().setSendTimeout(timeoutMillis))
+            .onFailure(e -> {
+              // A member still starting has no control address yet; it reaches this node itself.
+              boolean starting = e instanceof io.vertx.core.eventbus.ReplyException re
+                  && re.failureType() == io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS;
+              if (starting) {
+                log.debug("member {} is still starting: {}", node, e.getMessage());
+              } else {
+                log.warn("member {} did not answer on the event bus: {}", node, e.getMessage());
+              }
+            }));
+      }
+    }
+    return Future.join(pings).<Void>mapEmpty().recover(e -> Future.succeededFuture());
+  }
+
+  /** The body of {@link #reachPeers}'s requests, answered by {@link #onControl} with itself. */
+  static final String PING = "ping";
+
   private void onControl(Message<WireMessage> message) {
+    if (PING.equals((Object) message.body())) {
+      ((Message<Object>) (Message<?>) message).reply(PING);
+      return;
+    }
     if (!(message.body() instanceof Activate activate)) {
       message.fail(400, "unknown control message");
       return;

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.batch.v1.CronJob;
 import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
@@ -179,6 +180,37 @@ class K8sManifestsTest {
     assertThat(tether.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
     assertThat(tether.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/tmp"));
     assertThat(set.getSpec().getTemplate().getSpec().getAffinity().getPodAntiAffinity()).isNotNull();
+
+    // The event bus listens where the container says, over TLS with the mounted cluster certificate;
+    // plain streams need credentials to be written.
+    int eventBus = tether.getPorts().stream().filter(p -> p.getName().equals("eventbus")).findFirst().orElseThrow()
+        .getContainerPort();
+    assertThat(env(tether, "TETHER_EVENTBUS_PORT")).isEqualTo(Integer.toString(eventBus));
+    String tlsMount = tether.getVolumeMounts().stream().filter(m -> m.getName().equals("cluster-tls")).findFirst()
+        .orElseThrow().getMountPath();
+    assertThat(env(tether, "TETHER_CLUSTER_TLS_CERT")).startsWith(tlsMount + "/");
+    assertThat(env(tether, "TETHER_CLUSTER_TLS_KEY")).startsWith(tlsMount + "/");
+    assertThat(set.getSpec().getTemplate().getSpec().getVolumes()).anyMatch(v -> v.getName().equals("cluster-tls")
+        && v.getSecret() != null && "tether-cluster-tls".equals(v.getSecret().getSecretName()));
+    assertThat(env(tether, "TETHER_STREAM_AUTH")).isIn("writes", "all");
+
+    // The member and event-bus ports admit Tether pods only; HTTP admits anyone.
+    NetworkPolicy policy = one(objects, NetworkPolicy.class, "tether");
+    assertThat(selects(policy.getSpec().getPodSelector().getMatchLabels(), podLabels)).isTrue();
+    assertThat(policy.getSpec().getPolicyTypes()).contains("Ingress");
+    for (int memberPort : List.of(hazelcast, eventBus)) {
+      var rules = policy.getSpec().getIngress().stream()
+          .filter(r -> r.getPorts().stream().anyMatch(p -> p.getPort().getIntVal() == memberPort)).toList();
+      assertThat(rules).as("rules admitting port %d", memberPort).isNotEmpty().allSatisfy(rule -> {
+        assertThat(rule.getFrom()).isNotEmpty().allSatisfy(peer -> {
+          assertThat(peer.getIpBlock()).isNull();
+          assertThat(peer.getNamespaceSelector()).isNull();
+          assertThat(selects(peer.getPodSelector().getMatchLabels(), podLabels)).isTrue();
+        });
+      });
+    }
+    assertThat(policy.getSpec().getIngress()).anyMatch(r -> (r.getFrom() == null || r.getFrom().isEmpty())
+        && r.getPorts().stream().anyMatch(p -> p.getPort().getIntVal() == http));
 
     // DNS discovery needs no API access.
     assertThat(one(objects, ServiceAccount.class, "tether").getAutomountServiceAccountToken()).isFalse();
