@@ -104,7 +104,7 @@ final class ConnectionGuard {
     }
     if (!state.admitted) {
       metrics.clientRefused("connections_per_address");
-      ApiError.of(429, "too_many_connections",
+      ApiError.of(429, "too_many_client_connections",
               "this client address holds its maximum of connections to this node; close some and retry")
           .withHeader("Retry-After", "1").sendAndClose(ctx.response(), connection);
       return false;

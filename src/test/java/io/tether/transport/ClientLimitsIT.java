@@ -238,7 +238,7 @@ class ClientLimitsIT {
       RawHttp.Answer refused = RawHttp.exchange(node.httpPort(),
           "GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n".getBytes(StandardCharsets.US_ASCII), DEADLINE);
       assertThat(refused.status()).isEqualTo(429);
-      assertThat(refused.head()).contains("Retry-After");
+      assertThat(refused.head()).contains("Retry-After").contains("Connection: close");
     } finally {
       for (Socket socket : held) {
         socket.close();
