@@ -15,6 +15,8 @@ RAMP="${3:-30}"
 export TETHER_BASE_PORT=58080 TETHER_CLUSTER_BASE_PORT=55700 TETHER_CLUSTER_NAME="load-$$"
 # Heartbeats every 2 s let a user notice a dead connection within its 6 s silence limit.
 export TETHER_HEARTBEAT_SECONDS="${TETHER_HEARTBEAT_SECONDS:-2}"
+# Every simulated user connects from 127.0.0.1: no limit per client address.
+export TETHER_MAX_CONNECTIONS_PER_IP=0
 BASES="http://127.0.0.1:58081,http://127.0.0.1:58082,http://127.0.0.1:58083"
 
 ensure_jar

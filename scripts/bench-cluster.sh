@@ -28,6 +28,8 @@ mkdir -p "$OUT"
 export TETHER_BASE_PORT=28080 TETHER_CLUSTER_BASE_PORT=25700 TETHER_CLUSTER_NAME="bench-$$" TETHER_LOG_LEVEL=WARN \
   TETHER_CLUSTER_DIR="$OUT/cluster-nodes"
 export TETHER_JVM_OPTS="${TETHER_JVM_OPTS:--Xms512m -Xmx512m}"
+# The load generator's thousands of connections all come from 127.0.0.1.
+export TETHER_MAX_CONNECTIONS_PER_IP=0
 URLS="http://127.0.0.1:28081,http://127.0.0.1:28082,http://127.0.0.1:28083"
 RELAY_URLS="http://127.0.0.1:29081,http://127.0.0.1:29082,http://127.0.0.1:29083"
 RELAY_PIDS="$OUT/relay.pids"

@@ -29,6 +29,8 @@ OUT="$ROOT/target/bench"
 WORK="$OUT/memory-run"
 mkdir -p "$OUT" "$WORK"
 export TETHER_LOG_LEVEL=WARN TETHER_RING_MAX_EVENTS=$EVENTS
+# The connections it measures all come from 127.0.0.1.
+export TETHER_MAX_CONNECTIONS_PER_IP=0
 HEAP_OPTS="-Xms1g -Xmx1g"
 CLUSTER_NAME="bench-memory-$$"
 TOKEN_SECRET="$(head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"

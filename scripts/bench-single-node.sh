@@ -31,6 +31,7 @@ trap cleanup EXIT
 T_PORT=$(free_port); C_PORT=$(free_port); R_PORT=$(free_port)
 TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$T_PORT TETHER_CLUSTER_PORT=$C_PORT \
   TETHER_CLUSTER_MEMBERS=127.0.0.1:$C_PORT TETHER_CLUSTER_NAME="bench-$$" TETHER_LOG_LEVEL=WARN \
+  TETHER_MAX_CONNECTIONS_PER_IP=0 \
   java -Xms1g -Xmx1g -jar "$JAR" >"$OUT/tether-node.log" 2>&1 &
 PIDS+=($!)
 (cd "$ROOT/scripts/bench" && PORT=$R_PORT exec node reference-server.mjs >"$OUT/reference-server.log" 2>&1) &
