@@ -387,6 +387,7 @@ export class TetherSession {
       if (attempt.aborted) return;
       if (event.code === 4410) h.gone();
       else if (event.code === 4404) h.fatal(new TetherError(404, 'session_not_found', 'no such session'));
+      else if (event.code === 4401) h.fatal(new TetherError(401, 'token_expired', 'the token expired'));
       else h.ended(event.code === 1012 ? 'moved' : `socket closed (${event.code})`);
     };
   }

@@ -202,6 +202,20 @@ test('a refused token stops the client with an error instead of retrying', async
   assert.equal(s.state.status, 'closed');
 });
 
+test('a socket closed because its token expired stops the client with token_expired', async () => {
+  const s = session();
+  const errors = [];
+  s.on('error', (e) => errors.push(e));
+  s.connect();
+  FakeSocket.made[0].open();
+  FakeSocket.made[0].drop(4401);
+  await until(() => errors.length === 1);
+  assert.equal(errors[0].code, 'token_expired');
+  assert.equal(errors[0].status, 401);
+  assert.equal(FakeSocket.made.length, 1);
+  s.close();
+});
+
 test('commands are POSTed with the token, and refusals become TetherErrors', async () => {
   const calls = [];
   const s = session({

@@ -342,10 +342,6 @@ public final class StreamLog implements WireMessage {
     return bytes;
   }
 
-  int producerCount() {
-    return producers.size();
-  }
-
   private static long producerCost(String id) {
     return id.length() * 3L + PRODUCER_OVERHEAD_BYTES;
   }
