@@ -104,14 +104,16 @@ class SlowConsumersIT {
 
   @Test
   void aSlowReaderCatchingUpIsPacedNotCut() throws Exception {
-    int events = 32;
+    // More history than the socket buffers of both ends hold (several MiB on loopback), so that the
+    // node's write queue fills while the reader is slow.
+    int events = 128;
     String path = textStream(events);
     double cutBefore = slowCut();
     try (Socket reader = sse(path, "-1")) {
       InputStream in = reader.getInputStream();
       ByteArrayOutputStream received = new ByteArrayOutputStream();
       byte[] buffer = new byte[16 * 1024];
-      // 2 MiB of history read slowly, while the node's limit per reader is 256 KiB.
+      // 8 MiB of history read slowly, while the node's limit per reader is 256 KiB.
       while (!received.toString(StandardCharsets.ISO_8859_1).contains("\"upToDate\":true")) {
         int n;
         try {
@@ -121,7 +123,7 @@ class SlowConsumersIT {
         }
         assertThat(n).as("the node ended the replay").isGreaterThanOrEqualTo(0);
         received.write(buffer, 0, n);
-        TimeUnit.MILLISECONDS.sleep(5); // the slow reader under test, not a wait for the node
+        TimeUnit.MILLISECONDS.sleep(2); // the slow reader under test, not a wait for the node
       }
       long payload = body(received).lines().filter(l -> l.startsWith("data:x")).mapToLong(l -> l.length() - 5).sum();
       assertThat(payload).isEqualTo((long) events * EVENT);
