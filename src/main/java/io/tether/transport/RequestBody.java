@@ -24,7 +24,7 @@ import java.util.List;
  *   <li><b>Memory.</b> Nothing is allocated from a declared length. Received bytes are charged to the
  *       node-wide budget ({@link ClientLimits#reserveBody}) as they arrive and released when the
  *       response ends; a request that would overdraw it is answered {@code 503 server_busy} with
- *       {@code Retry-After} and its connection closed.</li>
+ *       {@code Retry-After}, and the rest of its body is dropped as it arrives.</li>
  *   <li><b>Time.</b> A body that stops arriving for {@code TETHER_BODY_TIMEOUT_MS} is answered
  *       {@code 408 request_timeout} and its connection closed.</li>
  * </ul>
@@ -110,7 +110,6 @@ final class RequestBody {
       } else if (declared > 0 && !limits.wouldFit(declared)) {
         // Refused before the client sends the body (with Expect: 100-continue it has not started yet).
         busy();
-        return;
       } else if ("100-continue".equalsIgnoreCase(request.getHeader("Expect"))) {
         ctx.response().writeContinue();
       }
@@ -171,13 +170,18 @@ final class RequestBody {
       ApiError.of(413, "payload_too_large", "request body exceeds " + limit + " bytes").send(ctx.response());
     }
 
-    /** The node-wide body budget is spent: 503 and close (the rest of the body is not read). */
+    /**
+     * The node-wide body budget is spent: 503 now, and what follows is dropped as it arrives (nothing is
+     * held). Closing instead, with the client still sending, would reset the connection and the client
+     * might never read the answer.
+     */
     private void busy() {
       metrics.clientRefused("body_budget");
       answered = true;
-      finish();
+      discarded = received;
+      releaseCharged();
       ApiError.of(503, "server_busy", "this node holds its maximum of request bodies in transit; retry")
-          .withHeader("Retry-After", "1").sendAndClose(ctx.response(), request.connection());
+          .withHeader("Retry-After", "1").send(ctx.response());
     }
 
     private void armTimer(long millis) {
