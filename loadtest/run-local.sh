@@ -5,19 +5,21 @@
 #   loadtest/run-local.sh [SIMULATION] [USERS] [RAMP_SECONDS]
 #     SIMULATION  StreamingSimulation (default), ReconnectStormSimulation or MixedTransportsSimulation
 #
-# HTTP ports 58081-58083, Hazelcast 55701-55703. The Gatling report lands in target/gatling/.
+# HTTP ports 23081-23083, Hazelcast 23701-23703: below Linux's ephemeral range (32768-60999), so no
+# outgoing connection of the load can hold a port the restarted node must bind. The Gatling report
+# lands in target/gatling/.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 
 SIMULATION="${1:-StreamingSimulation}"
 USERS="${2:-30}"
 RAMP="${3:-30}"
-export TETHER_BASE_PORT=58080 TETHER_CLUSTER_BASE_PORT=55700 TETHER_CLUSTER_NAME="load-$$"
+export TETHER_BASE_PORT=23080 TETHER_CLUSTER_BASE_PORT=23700 TETHER_CLUSTER_NAME="load-$$"
 # Heartbeats every 2 s let a user notice a dead connection within its 6 s silence limit.
 export TETHER_HEARTBEAT_SECONDS="${TETHER_HEARTBEAT_SECONDS:-2}"
 # Every simulated user connects from 127.0.0.1: no limit per client address.
 export TETHER_MAX_CONNECTIONS_PER_IP=0
-BASES="http://127.0.0.1:58081,http://127.0.0.1:58082,http://127.0.0.1:58083"
+BASES="http://127.0.0.1:23081,http://127.0.0.1:23082,http://127.0.0.1:23083"
 
 ensure_jar
 gatling=""
@@ -47,7 +49,7 @@ unexpected=$(sed -n '/---- Errors/,/====/p' "$ROOT/target/gatling-run.log" | gre
 # A reset connection counts as the killed node's refusal only if it was a request to that node (the
 # failure log names the URL of every failed HTTP request).
 stray=$(awk '/ Request .* failed for user .*reset by peer/ {want = 1; next}
-  want && /^(GET|POST|PUT|DELETE|HEAD) / {if ($2 !~ /:58082\//) print "reset by a live node: " $1 " " $2; want = 0}' \
+  want && /^(GET|POST|PUT|DELETE|HEAD) / {if ($2 !~ /:23082\//) print "reset by a live node: " $1 " " $2; want = 0}' \
   "$ROOT/target/gatling-failures.log" 2>/dev/null | sort -u || true)
 unexpected="$unexpected${stray:+$'\n'$stray}"
 unexpected="${unexpected#$'\n'}"

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const NODES = (process.env.E2E_NODES ?? 'http://127.0.0.1:48081,http://127.0.0.1:48082,http://127.0.0.1:48083').split(',');
+const NODES = (process.env.E2E_NODES ?? 'http://127.0.0.1:24081,http://127.0.0.1:24082,http://127.0.0.1:24083').split(',');
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SHOTS = `${ROOT}target/e2e`;
 const DEADLINE = 60_000;
