@@ -111,7 +111,7 @@ public final class OpenAiChatModel implements ChatModel {
           return;
         }
         current = ar.result();
-        current.exceptionHandler(e -> streamFailed(unreachable(e)));
+        current.exceptionHandler(this::transportFailed);
         current.send(body).onComplete(resp -> {
           if (resp.failed()) {
             retryOrFail(unreachable(resp.cause()));
@@ -149,7 +149,7 @@ public final class OpenAiChatModel implements ChatModel {
         });
         return;
       }
-      response.exceptionHandler(e -> streamFailed(unreachable(e)));
+      response.exceptionHandler(this::transportFailed);
       RecordParser lines = RecordParser.newDelimited("\n", this::line).maxRecordSize(MAX_LINE_BYTES);
       lines.exceptionHandler(e -> streamFailed(new UpstreamException(
           "the model endpoint sent a line longer than " + MAX_LINE_BYTES + " bytes", 200)));
@@ -224,6 +224,15 @@ public final class OpenAiChatModel implements ChatModel {
         sink.toolCall(call.build());
       }
       sink.finished(finishReason != null ? finishReason : (toolCalls.isEmpty() ? "stop" : "tool_calls"));
+    }
+
+    /** The connection failed under a running call (not one this attempt cancelled itself). */
+    void transportFailed(Throwable cause) {
+      if (done) {
+        return;
+      }
+      log.info("model endpoint failed: {}", String.valueOf(cause));
+      streamFailed(unreachable(cause));
     }
 
     void streamFailed(Throwable cause) {
@@ -310,7 +319,6 @@ public final class OpenAiChatModel implements ChatModel {
     if (cause instanceof UpstreamException e) {
       return e;
     }
-    log.info("model endpoint failed: {}", String.valueOf(cause));
     String what = cause instanceof java.util.concurrent.TimeoutException
         || String.valueOf(cause.getMessage()).toLowerCase(java.util.Locale.ROOT).contains("timeout")
         ? "the model endpoint timed out" : "the model endpoint could not be reached";
