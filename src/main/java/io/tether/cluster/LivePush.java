@@ -12,7 +12,9 @@ import java.util.List;
  * holds subscriptions. One message per node carries the ids of all its subscriptions that are at the
  * same position, so a node with several devices on one stream receives each event once.
  *
- * @param stream        stream name
+ * @param stream        stream name; a subscription ignores a push for another stream
+ * @param incarnation   the stream's incarnation (it changes when a stream is deleted and created again);
+ *                      a subscription ignores a push for another incarnation of its stream
  * @param subscriptions subscription ids on the receiving node
  * @param ownerEpoch    the sender's fencing epoch; pushes from an older epoch are ignored
  * @param start         offset of the first event
@@ -20,8 +22,8 @@ import java.util.List;
  * @param closed        the stream is now closed (after these events)
  * @param signal        {@link #SIGNAL_NONE}, or a reason the subscription ends
  */
-public record LivePush(String stream, long[] subscriptions, long ownerEpoch, Offset start, List<byte[]> events,
-                       boolean closed, int signal) implements WireMessage {
+public record LivePush(String stream, long incarnation, long[] subscriptions, long ownerEpoch, Offset start,
+                       List<byte[]> events, boolean closed, int signal) implements WireMessage {
 
   static final int WIRE_TYPE = 222;
 
@@ -40,6 +42,7 @@ public record LivePush(String stream, long[] subscriptions, long ownerEpoch, Off
   @Override
   public void writeTo(WireOutput out) {
     out.writeString(stream);
+    out.writeLong(incarnation);
     out.writeInt(subscriptions.length);
     for (long id : subscriptions) {
       out.writeLong(id);
@@ -53,11 +56,13 @@ public record LivePush(String stream, long[] subscriptions, long ownerEpoch, Off
 
   static LivePush readFrom(WireInput in) {
     String stream = in.readString();
+    long incarnation = in.readLong();
     long[] subs = new long[in.readInt()];
     for (int i = 0; i < subs.length; i++) {
       subs[i] = in.readLong();
     }
-    return new LivePush(stream, subs, in.readLong(), Offset.read(in), in.readByteList(), in.readBoolean(), in.readInt());
+    return new LivePush(stream, incarnation, subs, in.readLong(), Offset.read(in), in.readByteList(), in.readBoolean(),
+        in.readInt());
   }
 
   /** Offset after the last event. */

@@ -8,7 +8,11 @@ import java.util.concurrent.atomic.AtomicLong;
 /** The live subscriptions held by connections on this node, by subscription id. */
 public final class LiveRegistry {
 
-  private final AtomicLong ids = new AtomicLong();
+  /**
+   * Ids start at a random point: an owner may still push to a subscription id of an earlier process of
+   * this node (node ids are stable pod names), and that id must not name a new subscription.
+   */
+  private final AtomicLong ids = new AtomicLong(java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << 62));
   private final Map<Long, LiveSubscription> subscriptions = new ConcurrentHashMap<>();
 
   long nextId() {

@@ -80,6 +80,8 @@ public final class LiveSubscription {
   private ReadStart initial;
   private Offset next;
   private long ownerEpoch = -1;
+  /** The stream's incarnation as the owner reported it (0 until the first answer). */
+  private long incarnation;
   private String ownerNode;
   private int generation;
   private boolean droppedPushes;
@@ -168,6 +170,9 @@ public final class LiveSubscription {
       }
       ownerEpoch = Math.max(ownerEpoch, reply.ownerEpoch());
       ownerNode = reply.ownerNode();
+      if (reply.incarnation() > 0) {
+        incarnation = reply.incarnation();
+      }
       if (reply.settings() != null) {
         settings = reply.settings();
       }
@@ -229,8 +234,14 @@ public final class LiveSubscription {
 
   /** A push from the owner, relayed by the node agent (any thread). */
   void onPush(LivePush push) {
+    if (!push.stream().equals(stream)) {
+      // Subscription ids are per node: a push for another stream that names this id (a late push from an
+      // owner that knew an earlier process on this node) is not for this subscription.
+      return;
+    }
     context.runOnContext(v -> {
-      if (state == State.ENDED || push.ownerEpoch() < ownerEpoch) {
+      if (state == State.ENDED || push.ownerEpoch() < ownerEpoch
+          || (incarnation > 0 && push.incarnation() != incarnation)) {
         return;
       }
       if (state != State.LIVE) {

@@ -135,14 +135,17 @@ public final class NodeAgent extends VerticleBase {
       message.reply(StreamReply.of(Outcome.MOVED).build());
       return;
     } else {
-      ready = activate(stream, activate.create(), false);
+      ready = activate(stream, activate.create());
     }
     ready.onComplete(ar -> {
       if (ar.failed()) {
         if (ar.cause() instanceof StreamOwner.NotFound) {
           message.reply(StreamReply.refusal(Outcome.NOT_FOUND, "stream not found"));
         } else {
-          message.fail(500, "activation of " + stream + " failed: " + ar.cause().getMessage());
+          // The request was not handed to any owner: the sender may try again (a partition in migration
+          // makes a claim fail for a moment).
+          log.debug("activation of {} failed: {}", stream, ar.cause().getMessage());
+          message.reply(StreamReply.of(Outcome.MOVED).detail("activation failed: " + ar.cause().getMessage()).build());
         }
         return;
       }
@@ -152,6 +155,10 @@ public final class NodeAgent extends VerticleBase {
           .onComplete(reply -> {
             if (reply.succeeded()) {
               message.reply(reply.result().body());
+            } else if (maybeApplied(reply.cause()) && !activate.request().retriable()) {
+              // The owner had the request and did not answer in time: it may have applied it. Sending it
+              // again could apply it twice; the client is told that it cannot know.
+              message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, "the stream owner did not answer in time");
             } else {
               message.reply(StreamReply.of(Outcome.MOVED).detail(reply.cause().getMessage()).build());
             }
@@ -159,19 +166,25 @@ public final class NodeAgent extends VerticleBase {
     });
   }
 
+  /** Whether a failed local request may have reached a handler (it timed out rather than found none). */
+  private static boolean maybeApplied(Throwable failure) {
+    return !(failure instanceof io.vertx.core.eventbus.ReplyException re
+        && re.failureType() == io.vertx.core.eventbus.ReplyFailure.NO_HANDLERS);
+  }
+
   /** Starts the owner of {@code stream} on this node unless one is running or starting. */
-  public Future<Void> activate(String stream, boolean create, boolean failover) {
+  public Future<Void> activate(String stream, boolean create) {
     Promise<Void> promise = Promise.promise();
     Future<Void> running = activations.putIfAbsent(stream, promise.future());
     if (running != null) {
       // A concurrent activation may have been for a read of an absent stream; a create must retry then.
-      return create ? running.recover(e -> activate(stream, true, failover)) : running;
+      return create ? running.recover(e -> activate(stream, true)) : running;
     }
     if (services.owners().get(stream) != null) {
       activations.remove(stream);
       return Future.succeededFuture();
     }
-    vertx.deployVerticle(new StreamOwner(stream, create, failover, services)).<Void>mapEmpty()
+    vertx.deployVerticle(new StreamOwner(stream, create, services)).<Void>mapEmpty()
         .onComplete(ar -> {
           activations.remove(stream);
           promise.handle(ar);

@@ -55,10 +55,11 @@ public final class StreamOwner extends VerticleBase {
   private final String stream;
   private final int partition;
   private final boolean mayCreate;
-  private final boolean failover;
   private final StreamServices services;
 
   private long epoch;
+  /** The incarnation of the stream this owner serves (0 until it exists); pushes carry it. */
+  private long incarnation;
   private boolean ready;
   private final List<Message<WireMessage>> early = new ArrayList<>();
   private boolean retired;
@@ -76,11 +77,10 @@ public final class StreamOwner extends VerticleBase {
   private long nextPush = -1;
   private boolean gapTimerSet;
 
-  StreamOwner(String stream, boolean mayCreate, boolean failover, StreamServices services) {
+  StreamOwner(String stream, boolean mayCreate, StreamServices services) {
     this.stream = stream;
     this.partition = services.cluster().partitionOf(stream);
     this.mayCreate = mayCreate;
-    this.failover = failover;
     this.services = services;
   }
 
@@ -149,8 +149,13 @@ public final class StreamOwner extends VerticleBase {
     } else {
       exists = true;
       epoch = reply.ownerEpoch();
+      incarnation = reply.incarnation();
       nextPush = reply.next().index();
-      services.metrics().claimed(failover);
+      // A failover: the stream's previous owner is no longer a member (it died, or was expelled), as
+      // opposed to a handover (its partition moved while it lives) or this node's own earlier owner.
+      String previous = reply.previousOwner();
+      services.metrics().claimed(previous != null && !previous.equals(services.nodeId())
+          && !services.cluster().memberNodeIds().contains(previous));
     }
     ready = true;
     if (exists) {
@@ -426,6 +431,7 @@ public final class StreamOwner extends VerticleBase {
   private void afterCreate(StreamReply reply) {
     if (reply.outcome() == Outcome.CREATED) {
       epoch = reply.ownerEpoch();
+      incarnation = reply.incarnation();
       nextPush = reply.next().index();
       reorder.clear();
       clearRecent();
@@ -630,7 +636,7 @@ public final class StreamOwner extends VerticleBase {
         Offset start = from < batch.size() ? batch.get(from).at : endOffset(batch, first);
         for (Map.Entry<String, List<Sub>> node : position.getValue().entrySet()) {
           long[] ids = node.getValue().stream().mapToLong(sub -> sub.key.id).toArray();
-          push(node.getKey(), new LivePush(stream, ids, epoch, start, events, closes, LivePush.SIGNAL_NONE));
+          push(node.getKey(), new LivePush(stream, incarnation, ids, epoch, start, events, closes, LivePush.SIGNAL_NONE));
           for (Sub sub : node.getValue()) {
             sub.next = end;
           }
@@ -693,12 +699,12 @@ public final class StreamOwner extends VerticleBase {
       sub.active = false;
       return;
     }
-    push(sub.key.node, new LivePush(stream, new long[] {sub.key.id}, epoch, start, missing, false, LivePush.SIGNAL_NONE));
+    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, epoch, start, missing, false, LivePush.SIGNAL_NONE));
     sub.next = nextPush;
   }
 
   private void sendSignal(Sub sub, int signal) {
-    push(sub.key.node, new LivePush(stream, new long[] {sub.key.id}, epoch, new Offset(Math.max(0, sub.next), 0),
+    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, epoch, new Offset(Math.max(0, sub.next), 0),
         List.of(), false, signal));
   }
 

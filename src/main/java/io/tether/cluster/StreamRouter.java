@@ -38,6 +38,11 @@ public final class StreamRouter {
 
   private static final Logger log = LoggerFactory.getLogger(StreamRouter.class);
   private static final long MAX_BACKOFF_MILLIS = 200;
+  /**
+   * Failure code with which a node that relayed a request to an owner says the owner may have applied
+   * it without answering: the router reports {@link RouteException.Kind#OUTCOME_UNKNOWN}, never resends.
+   */
+  public static final int OUTCOME_UNKNOWN_CODE = 4503;
   /** A request that needed longer than this to route is logged with the steps it took. */
   private static final long SLOW_ROUTE_MILLIS = 500;
   /**
@@ -189,7 +194,7 @@ public final class StreamRouter {
                 "the stream owner did not answer in time; the request may or may not have been applied"));
           }
         } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
-          promise.tryFail(new RouteException(RouteException.Kind.INTERNAL, re.getMessage()));
+          promise.tryFail(recipientFailure(re));
         } else {
           retry(backoff(tries), String.valueOf(cause));
         }
@@ -229,13 +234,28 @@ public final class StreamRouter {
               // The partition's member has joined but does not serve yet: own the stream here meanwhile.
               activateHere(current);
             } else if (act.failed()) {
-              retry(backoff(tries), String.valueOf(act.cause().getMessage()));
+              activationFailed(act.cause());
             } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
               retry(backoff(tries), "activation moved", true);
             } else {
               promise.tryComplete((T) act.result().body());
             }
           });
+    }
+
+    /**
+     * An activation request failed. The node it went to relays the request to the owner once the owner is
+     * up, so a request that timed out may still be applied: only a retriable one is sent again.
+     */
+    void activationFailed(Throwable cause) {
+      if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+        promise.tryFail(recipientFailure(re));
+      } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT && !request.retriable()) {
+        promise.tryFail(new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
+            "the node activating the stream's owner did not answer in time; the request may or may not have been applied"));
+      } else {
+        retry(backoff(tries), String.valueOf(cause.getMessage()));
+      }
     }
 
     void step(String what) {
@@ -252,7 +272,7 @@ public final class StreamRouter {
               return;
             }
             if (act.failed()) {
-              retry(backoff(tries), String.valueOf(act.cause().getMessage()));
+              activationFailed(act.cause());
             } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
               retry(backoff(tries), "local activation refused", true);
             } else {
@@ -298,6 +318,15 @@ public final class StreamRouter {
         });
       }
     }
+  }
+
+  /** A handler failed the request: an owner whose outcome is unknown, or an internal error. */
+  private static RouteException recipientFailure(ReplyException failure) {
+    if (failure.failureCode() == OUTCOME_UNKNOWN_CODE) {
+      return new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
+          "the stream owner did not answer in time; the request may or may not have been applied");
+    }
+    return new RouteException(RouteException.Kind.INTERNAL, failure.getMessage());
   }
 
   private static long backoff(int tries) {

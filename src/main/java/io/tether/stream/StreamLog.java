@@ -31,7 +31,7 @@ public final class StreamLog implements WireMessage {
   /**
    * Producers remembered per stream, by count and by bytes (ids plus a fixed cost each); the least
    * recently used are forgotten beyond either. A forgotten producer that comes back with a sequence
-   * number above 0 is refused (a new epoch must start at 0), never silently appended twice.
+   * number above 0 is told to start from 0 again (a sequence gap), never silently appended twice.
    */
   static final int MAX_PRODUCERS = 1024;
   static final long MAX_PRODUCER_BYTES = 64 * 1024;
@@ -265,6 +265,13 @@ public final class StreamLog implements WireMessage {
     if (producer != null) {
       if (state != null && producer.epoch() == state.epoch && producer.seq() <= state.lastSeq) {
         return Applied.refused(describe(Outcome.DUPLICATE).producer(state.epoch, state.lastSeq).build());
+      }
+      if (state == null && producer.seq() != 0) {
+        // An unknown producer whose first request overtook its predecessors (pipelined requests take
+        // different paths to the owner), or one this stream has forgotten: the producer sends from 0
+        // again, as the protocol's reference server asks with the same answer.
+        return Applied.refused(StreamReply.of(Outcome.PRODUCER_SEQ_GAP)
+            .detail("producer sequence gap").gap(0, producer.seq()).build());
       }
       boolean newEpoch = state == null || producer.epoch() > state.epoch;
       if (newEpoch && producer.seq() != 0) {

@@ -126,9 +126,10 @@ public final class StreamProcessors {
         String release = expire(entry, log);
         return StreamReply.of(Outcome.ABSENT).releaseSource(release).build();
       }
+      String previous = log.ownerNode();
       log.claim(node, now);
       replicate(entry, log, new ApplyHeader(log.header()));
-      return log.describe(Outcome.OK).build();
+      return log.describe(Outcome.OK).previousOwner(previous).build();
     }
 
     @Override

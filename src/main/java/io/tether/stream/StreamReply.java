@@ -28,6 +28,7 @@ import java.util.List;
  * @param ownerEpoch     the owner's fencing epoch after the operation
  * @param ownerNode      the node id of the current owner
  * @param releaseSource  a fork source whose reference must be released after this operation
+ * @param previousOwner  on a claim, the node that owned the stream before (null for a new stream)
  */
 public record StreamReply(
     Outcome outcome,
@@ -46,7 +47,8 @@ public record StreamReply(
     long receivedSeq,
     long ownerEpoch,
     String ownerNode,
-    String releaseSource) implements WireMessage {
+    String releaseSource,
+    String previousOwner) implements WireMessage {
 
   public static final int WIRE_TYPE = 101;
 
@@ -95,6 +97,7 @@ public record StreamReply(
     b.ownerEpoch = ownerEpoch;
     b.ownerNode = ownerNode;
     b.releaseSource = releaseSource;
+    b.previousOwner = previousOwner;
     return b;
   }
 
@@ -122,6 +125,7 @@ public record StreamReply(
     out.writeLong(ownerEpoch);
     out.writeString(ownerNode);
     out.writeString(releaseSource);
+    out.writeString(previousOwner);
   }
 
   public static StreamReply readFrom(WireInput in) {
@@ -141,6 +145,7 @@ public record StreamReply(
         in.readLong(),
         in.readLong(),
         in.readLong(),
+        in.readString(),
         in.readString(),
         in.readString());
   }
@@ -165,6 +170,7 @@ public record StreamReply(
     private long ownerEpoch = -1;
     private String ownerNode;
     private String releaseSource;
+    private String previousOwner;
 
     private Builder(Outcome outcome) {
       this.outcome = outcome;
@@ -238,9 +244,15 @@ public record StreamReply(
       return this;
     }
 
+    public Builder previousOwner(String value) {
+      previousOwner = value;
+      return this;
+    }
+
     public StreamReply build() {
       return new StreamReply(outcome, detail, next, start, earliest, events, upToDate, closed, settings,
-          incarnation, producerEpoch, producerSeq, expectedSeq, receivedSeq, ownerEpoch, ownerNode, releaseSource);
+          incarnation, producerEpoch, producerSeq, expectedSeq, receivedSeq, ownerEpoch, ownerNode, releaseSource,
+          previousOwner);
     }
   }
 }

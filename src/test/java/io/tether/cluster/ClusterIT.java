@@ -133,7 +133,7 @@ class ClusterIT {
     TetherNode intruder = nodes.stream().filter(n -> !n.nodeId().equals(firstOwner)).findFirst().orElseThrow();
 
     // The intruder believes it owns the stream too: it claims with the next epoch and registers.
-    Await.result(intruder.vertx().deployVerticle(new StreamOwner(stream, false, false, intruder.services())));
+    Await.result(intruder.vertx().deployVerticle(new StreamOwner(stream, false, intruder.services())));
     StreamReply stale = Await.result(intruder.services().store().execute(stream,
         new StreamProcessors.Append(new AppendSpec("zombie".getBytes(StandardCharsets.UTF_8), "text/plain", false, null,
             null), firstEpoch, System.currentTimeMillis()), intruder.vertx().getOrCreateContext()));

@@ -66,17 +66,17 @@ class LiveSubscriptionBufferIT {
     LiveSubscription subscription = result(created.future());
     // Not started: it stays in its catching-up state, where pushes are held.
     byte[] event = new byte[100 * 1024];
-    subscription.onPush(new LivePush("buffer-test", new long[] {subscription.id()}, 1, new Offset(0, 0), List.of(event),
+    subscription.onPush(new LivePush("buffer-test", 0, new long[] {subscription.id()}, 1, new Offset(0, 0), List.of(event),
         false, LivePush.SIGNAL_NONE));
-    subscription.onPush(new LivePush("buffer-test", new long[] {subscription.id()}, 1, new Offset(1, event.length),
+    subscription.onPush(new LivePush("buffer-test", 0, new long[] {subscription.id()}, 1, new Offset(1, event.length),
         List.of(event), false, LivePush.SIGNAL_NONE));
     assertThat(buffered(context, subscription)).isEqualTo(2L * event.length);
     // A third would pass the limit: nothing is held any more (the replay will read them).
-    subscription.onPush(new LivePush("buffer-test", new long[] {subscription.id()}, 1, new Offset(2, 2L * event.length),
+    subscription.onPush(new LivePush("buffer-test", 0, new long[] {subscription.id()}, 1, new Offset(2, 2L * event.length),
         List.of(event), false, LivePush.SIGNAL_NONE));
     assertThat(buffered(context, subscription)).isZero();
     for (int i = 3; i < 50; i++) {
-      subscription.onPush(new LivePush("buffer-test", new long[] {subscription.id()}, 1, new Offset(i, (long) i * event.length),
+      subscription.onPush(new LivePush("buffer-test", 0, new long[] {subscription.id()}, 1, new Offset(i, (long) i * event.length),
           List.of(event), false, LivePush.SIGNAL_NONE));
     }
     assertThat(buffered(context, subscription)).isZero();

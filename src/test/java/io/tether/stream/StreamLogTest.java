@@ -103,6 +103,11 @@ class StreamLogTest {
     assertThat(gap.receivedSeq()).isEqualTo(3);
 
     assertThat(produce(log, "p", 1, 5, "x").outcome()).isEqualTo(Outcome.BAD_REQUEST);
+    // A producer the stream does not know, whose first request overtook its predecessors: start from 0.
+    StreamReply overtaken = produce(log, "q", 0, 3, "y");
+    assertThat(overtaken.outcome()).isEqualTo(Outcome.PRODUCER_SEQ_GAP);
+    assertThat(overtaken.expectedSeq()).isZero();
+    assertThat(overtaken.receivedSeq()).isEqualTo(3);
     assertThat(produce(log, "p", 1, 0, "c").outcome()).isEqualTo(Outcome.APPENDED);
     StreamReply zombie = produce(log, "p", 0, 2, "z");
     assertThat(zombie.outcome()).isEqualTo(Outcome.PRODUCER_STALE_EPOCH);
@@ -130,9 +135,11 @@ class StreamLogTest {
     long producerState = serialized(withProducers) - serialized(without);
     assertThat(producerState).isLessThanOrEqualTo(StreamLog.MAX_PRODUCER_BYTES);
     // The most recent are remembered (a retry is a duplicate); the oldest is forgotten, and its next
-    // sequence number is refused rather than appended as if it were a new producer's.
+    // sequence number is answered with a gap from 0 rather than appended as if it were a new producer's.
     assertThat(produce(withProducers, id + (producers - 1), 0, 0, "e").outcome()).isEqualTo(Outcome.DUPLICATE);
-    assertThat(produce(withProducers, id + 0, 0, 1, "e").outcome()).isEqualTo(Outcome.BAD_REQUEST);
+    StreamReply forgotten = produce(withProducers, id + 0, 0, 1, "e");
+    assertThat(forgotten.outcome()).isEqualTo(Outcome.PRODUCER_SEQ_GAP);
+    assertThat(forgotten.expectedSeq()).isZero();
     // A copy made from the serialised state keeps exactly the same producers.
     StreamLog copy = roundTrip(withProducers);
     assertThat(serialized(copy)).isEqualTo(serialized(withProducers));

@@ -223,8 +223,16 @@ class ErrorsIT {
   @Test
   void badRequestFromStreamState() {
     String p = created("text/plain", "hello");
+    assertThat(request(HttpMethod.POST, p, Map.of("Content-Type", "text/plain", "Producer-Id", "p",
+        "Producer-Epoch", "0", "Producer-Seq", "0"), "w").status()).isEqualTo(200);
     refused(request(HttpMethod.POST, p, Map.of("Content-Type", "text/plain", "Producer-Id", "p",
         "Producer-Epoch", "3", "Producer-Seq", "1"), "x"), 400, "bad_request");
+    // A producer the stream does not know sends from 0 (409, as from the reference server; not 400).
+    Resp unknown = request(HttpMethod.POST, p, Map.of("Content-Type", "text/plain", "Producer-Id", "new",
+        "Producer-Epoch", "0", "Producer-Seq", "2"), "y");
+    refused(unknown, 409, "producer_sequence_gap");
+    assertThat(unknown.header("Producer-Expected-Seq")).isEqualTo("0");
+    assertThat(unknown.header("Producer-Received-Seq")).isEqualTo("2");
     refused(request(HttpMethod.PUT, path(), Map.of("Stream-Forked-From", p,
         "Stream-Fork-Offset", "0000000000000009_0000000000000000"), null), 400, "bad_request");
     refused(request(HttpMethod.PUT, path(), Map.of("Stream-Forked-From", p,
