@@ -68,7 +68,7 @@ public final class SessionCompanion implements OwnerCompanion {
   static final int PRESENCE_BURST = 4;
   static final long PRESENCE_REFILL_MILLIS = 15_000;
 
-  private DevicePresence presence;
+  private final DevicePresence presence;
   /** Devices whose joined or left event is being appended (so it is appended once). */
   private final java.util.Set<String> announcing = new java.util.HashSet<>();
   private long presenceTimer = -1;
