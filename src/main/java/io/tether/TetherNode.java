@@ -2,6 +2,7 @@ package io.tether;
 
 import com.hazelcast.config.Config;
 import com.hazelcast.config.SerializerConfig;
+import com.hazelcast.config.SplitBrainProtectionConfig;
 import com.hazelcast.config.XmlConfigBuilder;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
@@ -23,6 +24,7 @@ import io.tether.security.KeyedIds;
 import io.tether.security.TokenService;
 import io.vertx.core.http.HttpClientOptions;
 import io.tether.cluster.ClusterView;
+import io.tether.cluster.QuorumGuard;
 import io.tether.cluster.LeavingClusterManager;
 import io.tether.cluster.LiveRegistry;
 import io.tether.cluster.NodeAgent;
@@ -101,7 +103,11 @@ public final class TetherNode {
     }
     long started = System.nanoTime();
     Tools tools = config.toolsFile().isEmpty() ? Tools.defaults() : Tools.load(Path.of(config.toolsFile()));
-    HazelcastInstance hazelcast = Hazelcast.newHazelcastInstance(hazelcastConfig(config));
+    Config hazelcastConfig = hazelcastConfig(config);
+    QuorumGuard quorum = quorumGuard(config, hazelcastConfig);
+    HazelcastInstance hazelcast = Hazelcast.newHazelcastInstance(hazelcastConfig);
+    quorum.bind(hazelcast);
+    quorum.startPauseDetector();
     TetherMetrics metrics = new TetherMetrics();
     Vertx vertx;
     try {
@@ -123,7 +129,7 @@ public final class TetherNode {
     vertx.eventBus().registerCodec(new EventBusWireCodec());
     vertx.eventBus().codecSelector(body -> body instanceof WireMessage ? EventBusWireCodec.NAME : null);
 
-    ClusterView cluster = new ClusterView(hazelcast);
+    ClusterView cluster = new ClusterView(hazelcast, quorum);
     cluster.startSafetyProbe(vertx);
     NodeIdentity identity = new NodeIdentity(config.nodeId(), config.httpPort(), ProcessHandle.current().pid());
     SessionStore sessions = new SessionStore(hazelcast);
@@ -258,6 +264,26 @@ public final class TetherNode {
     hz.getSerializationConfig().addSerializerConfig(new SerializerConfig()
         .setTypeClass(WireMessage.class).setImplementation(new HazelcastWireSerializer()));
     return hz;
+  }
+
+  /**
+   * The member's split-brain protection ({@link QuorumGuard}), registered in {@code hz} so that Hazelcast
+   * feeds it heartbeats. A member counts as in touch while its last heartbeat is at most half of
+   * Hazelcast's failure-detection time old: a member cut off from the majority stops serving well before
+   * the majority declares it dead and claims its streams.
+   */
+  static QuorumGuard quorumGuard(TetherConfig config, Config hz) {
+    long maxNoHeartbeatMillis = 1000L * Long.parseLong(hz.getProperty("hazelcast.max.no.heartbeat.seconds") == null
+        ? "60" : hz.getProperty("hazelcast.max.no.heartbeat.seconds"));
+    long heartbeatMillis = 1000L * Long.parseLong(hz.getProperty("hazelcast.heartbeat.interval.seconds") == null
+        ? "5" : hz.getProperty("hazelcast.heartbeat.interval.seconds"));
+    long tolerance = Math.max(heartbeatMillis * 2 + 500, maxNoHeartbeatMillis / 2);
+    QuorumGuard guard = new QuorumGuard(config.clusterQuorum(), config.minReplicas(), tolerance, 1_500, System::nanoTime);
+    if (guard.enabled()) {
+      hz.addSplitBrainProtectionConfig(new SplitBrainProtectionConfig(QuorumGuard.PROTECTION_NAME, true,
+          config.clusterQuorum()).setFunctionImplementation(guard));
+    }
+    return guard;
   }
 
   private static InputStream openClusterXml(TetherConfig config) throws IOException {

@@ -27,10 +27,17 @@ public final class ClusterView {
   public static final String NODE_ID_ATTRIBUTE = "__vertx.nodeId";
 
   private final HazelcastInstance hazelcast;
+  private final QuorumGuard quorum;
   private volatile boolean safe;
 
-  public ClusterView(HazelcastInstance hazelcast) {
+  public ClusterView(HazelcastInstance hazelcast, QuorumGuard quorum) {
     this.hazelcast = hazelcast;
+    this.quorum = quorum;
+  }
+
+  /** Whether this node is on the majority side of the cluster and may serve (see {@link QuorumGuard}). */
+  public boolean hasQuorum() {
+    return quorum.hasQuorum();
   }
 
   /**
@@ -49,6 +56,24 @@ public final class ClusterView {
 
   public HazelcastInstance hazelcast() {
     return hazelcast;
+  }
+
+  /** Vert.x node id of the member holding the backup copy of the stream's partition, or {@code null}. */
+  public String backupNodeOf(String stream) {
+    com.hazelcast.instance.impl.HazelcastInstanceImpl impl =
+        hazelcast instanceof com.hazelcast.instance.impl.HazelcastInstanceProxy proxy ? proxy.getOriginal()
+            : (com.hazelcast.instance.impl.HazelcastInstanceImpl) hazelcast;
+    com.hazelcast.internal.partition.PartitionReplica backup =
+        impl.node.getPartitionService().getPartition(partitionOf(stream)).getReplica(1);
+    if (backup == null) {
+      return null;
+    }
+    for (Member member : hazelcast.getCluster().getMembers()) {
+      if (member.getUuid().equals(backup.uuid())) {
+        return member.getAttribute(NODE_ID_ATTRIBUTE);
+      }
+    }
+    return null;
   }
 
   /** Vert.x node id of the member holding the stream's primary partition, or {@code null} while unassigned. */

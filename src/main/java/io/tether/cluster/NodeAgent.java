@@ -141,6 +141,9 @@ public final class NodeAgent extends VerticleBase {
       if (ar.failed()) {
         if (ar.cause() instanceof StreamOwner.NotFound) {
           message.reply(StreamReply.refusal(Outcome.NOT_FOUND, "stream not found"));
+        } else if (ar.cause() instanceof StreamOwner.Refused refused) {
+          // This member may not serve the stream now (minority side, just woke from a pause, no backup).
+          message.reply(refused.reply);
         } else {
           // The request was not handed to any owner: the sender may try again (a partition in migration
           // makes a claim fail for a moment).

@@ -2,6 +2,7 @@ package io.tether.cluster;
 
 import io.tether.stream.AppendSpec;
 import io.tether.stream.CreateSpec;
+import io.tether.stream.Fence;
 import io.tether.stream.ForkSpec;
 import io.tether.stream.Offset;
 import io.tether.stream.Outcome;
@@ -39,6 +40,13 @@ import java.util.concurrent.ThreadLocalRandom;
  * cluster-map look-up per event: the subscriber nodes are addressed directly ({@link Addresses#live}).
  * An event is pushed only after its entry processor completed, i.e. after the backup acknowledged it,
  * so no reader ever sees an event a failover could lose.
+ *
+ * <p>The push position {@code nextPush} is also the owner's <em>committed watermark</em>: every event
+ * below it is on the backup copy. Reads, subscriptions, forks and descriptions are served up to it and
+ * no further, and an idempotent producer's retry that finds its original still in flight is answered
+ * only once the original is below it. A write whose backup was not acknowledged is answered
+ * {@code outcome_unknown}; the owner then ships the whole stream to the backup ({@code Replicate})
+ * before the watermark moves past it.
  */
 public final class StreamOwner extends VerticleBase {
 
@@ -57,7 +65,9 @@ public final class StreamOwner extends VerticleBase {
   private final boolean mayCreate;
   private final StreamServices services;
 
-  private long epoch;
+  /** This owner's claim token: its fence is (epoch, token) once it has claimed the stream. */
+  private final long token = Fence.newToken();
+  private Fence fence = Fence.NONE;
   /** The incarnation of the stream this owner serves (0 until it exists); pushes carry it. */
   private long incarnation;
   private boolean ready;
@@ -75,6 +85,13 @@ public final class StreamOwner extends VerticleBase {
   private final ArrayDeque<Pending> recent = new ArrayDeque<>();
   private long recentBytes;
   private long nextPush = -1;
+  /** End (exclusive index) of the highest append acknowledged by its backup: all below are replicated. */
+  private long ackedEnd = -1;
+  /** A write failed with its backup state unknown: the whole stream must be re-replicated before pushing. */
+  private boolean unreplicated;
+  private int resyncFailures;
+  /** Answers held until the watermark reaches an index (duplicates of appends still in flight). */
+  private final List<Held> held = new ArrayList<>();
   private boolean gapTimerSet;
 
   StreamOwner(String stream, boolean mayCreate, StreamServices services) {
@@ -106,11 +123,13 @@ public final class StreamOwner extends VerticleBase {
       // Most creates are for new streams: register the address while the claim runs.
       consumer = vertx.eventBus().consumer(Addresses.stream(stream), this::handle);
       Future<StreamReply> claim = services.store()
-          .execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
-          .andThen(ar -> {
-            if (ar.succeeded()) {
-              claimed(ar.result());
+          .execute(stream, new StreamProcessors.Claim(services.nodeId(), token, now()), context)
+          .compose(reply -> {
+            if (reply.outcome() == Outcome.NO_QUORUM || reply.outcome() == Outcome.UNDER_REPLICATED) {
+              return Future.failedFuture(new Refused(reply));
             }
+            claimed(reply);
+            return Future.succeededFuture(reply);
           });
       started = Future.all(claim, consumer.completion());
     } else {
@@ -118,8 +137,11 @@ public final class StreamOwner extends VerticleBase {
       // only for a stream that does. A registration made and dropped again for an absent stream could
       // linger in other members' caches, and messages sent to it would be lost until their timeout.
       started = services.store()
-          .execute(stream, new StreamProcessors.Claim(services.nodeId(), now()), context)
+          .execute(stream, new StreamProcessors.Claim(services.nodeId(), token, now()), context)
           .compose(reply -> {
+            if (reply.outcome() == Outcome.NO_QUORUM || reply.outcome() == Outcome.UNDER_REPLICATED) {
+              return Future.failedFuture(new Refused(reply));
+            }
             if (reply.outcome() == Outcome.ABSENT) {
               return Future.failedFuture(new NotFound());
             }
@@ -136,7 +158,7 @@ public final class StreamOwner extends VerticleBase {
       services.metrics().ownedStreams().incrementAndGet();
       long interval = services.config().heartbeatSeconds() * 1000L;
       leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
-      log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), epoch);
+      log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), fence.epoch());
     });
   }
 
@@ -145,12 +167,14 @@ public final class StreamOwner extends VerticleBase {
       releaseForkReference(reply.releaseSource());
     }
     if (reply.outcome() == Outcome.ABSENT) {
-      epoch = 0;
+      fence = new Fence(0, token);
     } else {
       exists = true;
-      epoch = reply.ownerEpoch();
+      fence = new Fence(reply.ownerEpoch(), token);
       incarnation = reply.incarnation();
+      // The claim shipped the whole stream to the backup: everything up to its tail is replicated.
       nextPush = reply.next().index();
+      ackedEnd = nextPush;
       // A failover: the stream's previous owner is no longer a member (it died, or was expelled), as
       // opposed to a handover (its partition moved while it lives) or this node's own earlier owner.
       String previous = reply.previousOwner();
@@ -211,16 +235,17 @@ public final class StreamOwner extends VerticleBase {
       // never leaves through a fork, whatever path the fork request took to get here.
       message.reply(StreamReply.refusal(Outcome.FORBIDDEN, "session streams cannot be forked"));
     } else if (body instanceof StreamRequest.TakeForkData r) {
-      execute(new StreamProcessors.ForkData(r.fork(), r.contentType(), epoch, now())).onComplete(ar -> reply(message, ar));
+      execute(new StreamProcessors.ForkData(r.fork(), r.contentType(), visibleLimit(), fence, now()))
+          .onComplete(ar -> reply(message, ar, true));
     } else if (body instanceof StreamRequest.ReleaseFork) {
-      execute(new StreamProcessors.ReleaseRef(epoch)).onComplete(ar -> {
+      execute(new StreamProcessors.ReleaseRef(fence)).onComplete(ar -> {
         if (ar.succeeded() && ar.result().outcome() == Outcome.DELETED) {
           gone();
           if (ar.result().releaseSource() != null) {
             releaseForkReference(ar.result().releaseSource());
           }
         }
-        reply(message, ar);
+        reply(message, ar, true);
       });
     } else if (body instanceof StreamRequest.Expired) {
       gone();
@@ -239,6 +264,14 @@ public final class StreamOwner extends VerticleBase {
     services.owners().operationCounter().incrementAndGet();
     return services.store().execute(stream, processor, context)
         .andThen(ar -> services.owners().operationCounter().decrementAndGet())
+        .recover(failure -> {
+          if (failure instanceof io.tether.stream.StreamStore.NotSubmitted) {
+            // This member's Hazelcast is going away: nothing ran; the request goes to the next owner.
+            retire("this member is leaving the cluster");
+            return Future.succeededFuture(moved());
+          }
+          return Future.failedFuture(failure);
+        })
         .map(reply -> {
       if (reply.outcome() == Outcome.STALE_OWNER) {
         retire("fenced by epoch " + reply.ownerEpoch() + " on " + reply.ownerNode());
@@ -253,11 +286,30 @@ public final class StreamOwner extends VerticleBase {
     });
   }
 
-  private static void reply(Message<WireMessage> message, io.vertx.core.AsyncResult<StreamReply> ar) {
+  /**
+   * Answers with the processor's reply, or with the failure as the router understands it: a write that
+   * failed may have been applied on the primary without its backup, so its outcome is unknown (and the
+   * client is told so, never 2xx); a read that failed may be retried.
+   */
+  private static void reply(Message<WireMessage> message, io.vertx.core.AsyncResult<StreamReply> ar, boolean write) {
     if (ar.succeeded()) {
       message.reply(ar.result());
     } else {
-      message.fail(500, String.valueOf(ar.cause().getMessage()));
+      fail(message, ar.cause(), write);
+    }
+  }
+
+  static void fail(Message<?> message, Throwable cause, boolean write) {
+    if (cause instanceof Refused refused) {
+      message.reply(refused.reply);
+    } else if (cause instanceof com.hazelcast.splitbrainprotection.SplitBrainProtectionException) {
+      message.reply(StreamReply.refusal(Outcome.NO_QUORUM, "this node is not on the majority side of the cluster"));
+    } else if (write) {
+      message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, String.valueOf(cause.getMessage()));
+    } else if (cause instanceof com.hazelcast.core.HazelcastException) {
+      message.fail(StreamRouter.UNAVAILABLE_CODE, String.valueOf(cause.getMessage()));
+    } else {
+      message.fail(500, String.valueOf(cause.getMessage()));
     }
   }
 
@@ -271,24 +323,37 @@ public final class StreamOwner extends VerticleBase {
     }
     appendSpec(spec).onComplete(ar -> {
       if (ar.failed()) {
-        message.fail(500, String.valueOf(ar.cause().getMessage()));
-      } else {
-        message.reply(ar.result());
+        fail(message, ar.cause(), true);
+        return;
       }
+      StreamReply reply = ar.result();
+      if (reply.outcome() == Outcome.DUPLICATE && reply.next() != null && reply.next().index() > nextPush) {
+        // A retry whose original may still be waiting for its backup (or failed without one): answer
+        // once everything up to the tail it saw is committed, never before.
+        held.add(new Held(reply.next().index(), message, reply));
+        if (unreplicated || !reorder.isEmpty()) {
+          scheduleResync();
+        }
+        return;
+      }
+      message.reply(reply);
     });
   }
 
   private Future<StreamReply> appendSpec(AppendSpec spec) {
     long started = System.nanoTime();
-    return execute(new StreamProcessors.Append(spec, epoch, now())).andThen(ar -> {
+    return execute(new StreamProcessors.Append(spec, fence, now())).andThen(ar -> {
       if (ar.failed()) {
-        // The processor may or may not have run; re-read so live readers cannot miss an applied event.
+        // The processor may have run on the primary without its backup acknowledging: nothing past this
+        // point is shown until the whole stream has been re-replicated.
+        unreplicated = true;
         scheduleResync();
         return;
       }
       StreamReply reply = ar.result();
       if (reply.outcome() == Outcome.APPENDED) {
         services.metrics().appended(System.nanoTime() - started);
+        ackedEnd = Math.max(ackedEnd, reply.next().index());
         onAppended(reply.start(), spec.payload(), spec.close());
       } else {
         services.metrics().appendRefused();
@@ -309,7 +374,7 @@ public final class StreamOwner extends VerticleBase {
       } else if (ar.cause() instanceof OwnerCompanion.Stopped) {
         message.reply(moved());
       } else {
-        message.fail(500, String.valueOf(ar.cause().getMessage()));
+        fail(message, ar.cause(), true);
       }
     });
   }
@@ -354,7 +419,7 @@ public final class StreamOwner extends VerticleBase {
 
     @Override
     public Future<StreamReply> read(ReadStart from, long maxBytes) {
-      return execute(new StreamProcessors.Read(from, maxBytes, epoch, now(), true));
+      return execute(new StreamProcessors.Read(from, maxBytes, visibleLimit(), fence, now(), true));
     }
 
     @Override
@@ -371,7 +436,7 @@ public final class StreamOwner extends VerticleBase {
           message.reply(StreamReply.refusal(Outcome.LIMIT_REACHED, "the member that would hold this stream holds "
               + services.config().maxStreamsPerNode() + " streams, its maximum (TETHER_MAX_STREAMS_PER_NODE)"));
         } else if (ar.failed()) {
-          reply(message, ar);
+          reply(message, ar, true);
         } else {
           createWithinLimit(message, spec);
         }
@@ -387,7 +452,7 @@ public final class StreamOwner extends VerticleBase {
         if (ar.succeeded()) {
           afterCreate(ar.result());
         }
-        reply(message, ar);
+        reply(message, ar, true);
       });
       return;
     }
@@ -418,21 +483,23 @@ public final class StreamOwner extends VerticleBase {
       if (ar.succeeded()) {
         afterCreate(ar.result());
       }
-      reply(message, ar);
+      reply(message, ar, true);
     });
   }
 
   private StreamProcessors.Create createProcessor(CreateSpec spec, List<byte[]> inherited, Offset inheritedStart,
                                                   long forkIndex, boolean probe) {
     return new StreamProcessors.Create(spec, inherited, inheritedStart, forkIndex, services.config().ringLimits(),
-        ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE), epoch, services.nodeId(), now(), probe);
+        ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE), fence, services.nodeId(), now(), probe);
   }
 
   private void afterCreate(StreamReply reply) {
     if (reply.outcome() == Outcome.CREATED) {
-      epoch = reply.ownerEpoch();
+      fence = new Fence(reply.ownerEpoch(), token);
       incarnation = reply.incarnation();
       nextPush = reply.next().index();
+      ackedEnd = nextPush;
+      unreplicated = false;
       reorder.clear();
       clearRecent();
       stopCompanion();
@@ -445,14 +512,14 @@ public final class StreamOwner extends VerticleBase {
   }
 
   private void delete(Message<WireMessage> message) {
-    execute(new StreamProcessors.Delete(epoch, now())).onComplete(ar -> {
+    execute(new StreamProcessors.Delete(fence, now())).onComplete(ar -> {
       if (ar.succeeded() && ar.result().outcome() == Outcome.DELETED) {
         gone();
         if (ar.result().releaseSource() != null) {
           releaseForkReference(ar.result().releaseSource());
         }
       }
-      reply(message, ar);
+      reply(message, ar, true);
     });
   }
 
@@ -464,23 +531,23 @@ public final class StreamOwner extends VerticleBase {
   // ------------------------------------------------------------------------------------ reads
 
   private void read(Message<WireMessage> message, StreamRequest.Read r) {
-    execute(new StreamProcessors.Read(r.start(), r.maxBytes(), epoch, now(), r.touch())).onComplete(ar -> {
+    execute(new StreamProcessors.Read(r.start(), r.maxBytes(), visibleLimit(), fence, now(), r.touch())).onComplete(ar -> {
       if (ar.succeeded() && r.maxBytes() > 0 && ar.result().outcome() == Outcome.OK) {
         services.metrics().replayed(ar.result().events().size(), ar.result().eventBytes());
       }
-      reply(message, ar);
+      reply(message, ar, false);
     });
   }
 
   private void describe(Message<WireMessage> message) {
-    execute(new StreamProcessors.Read(ReadStart.NOW, 0, epoch, now(), false)).onComplete(ar -> {
+    execute(new StreamProcessors.Read(ReadStart.NOW, 0, visibleLimit(), fence, now(), false)).onComplete(ar -> {
       if (ar.failed()) {
-        message.fail(500, String.valueOf(ar.cause().getMessage()));
+        fail(message, ar.cause(), false);
       } else if (ar.result().outcome() != Outcome.OK) {
         message.reply(ar.result());
       } else {
         StreamReply meta = ar.result();
-        message.reply(new OwnerInfo(services.identity(), epoch, meta.earliest(), meta.next(), subs.size()));
+        message.reply(new OwnerInfo(services.identity(), fence.epoch(), meta.earliest(), meta.next(), subs.size()));
       }
     });
   }
@@ -491,10 +558,10 @@ public final class StreamOwner extends VerticleBase {
     SubKey key = new SubKey(r.node(), r.subscription());
     Sub sub = new Sub(key, now());
     subs.put(key, sub);
-    execute(new StreamProcessors.Read(r.start(), r.maxBytes(), epoch, now(), true)).onComplete(ar -> {
+    execute(new StreamProcessors.Read(r.start(), r.maxBytes(), visibleLimit(), fence, now(), true)).onComplete(ar -> {
       if (ar.failed()) {
         subs.remove(key, sub);
-        message.fail(500, String.valueOf(ar.cause().getMessage()));
+        fail(message, ar.cause(), false);
         return;
       }
       StreamReply reply = ar.result();
@@ -515,12 +582,12 @@ public final class StreamOwner extends VerticleBase {
   private void ping(Message<WireMessage> message, StreamRequest.Ping r) {
     Sub sub = subs.get(new SubKey(r.node(), r.subscription()));
     if (sub == null || !sub.active) {
-      message.reply(StreamReply.of(Outcome.ABSENT).owner(epoch, services.nodeId()).build());
+      message.reply(StreamReply.of(Outcome.ABSENT).owner(fence.epoch(), services.nodeId()).build());
       return;
     }
     sub.lastSeen = now();
     // The push position (index only): a subscriber behind it for two pings in a row missed a push.
-    message.reply(StreamReply.of(Outcome.OK).owner(epoch, services.nodeId())
+    message.reply(StreamReply.of(Outcome.OK).owner(fence.epoch(), services.nodeId())
         .next(nextPush >= 0 ? new Offset(nextPush, 0) : null).build());
   }
 
@@ -558,9 +625,29 @@ public final class StreamOwner extends VerticleBase {
     if (!batch.isEmpty() || closes) {
       fanOut(batch, closes);
     }
-    if (!reorder.isEmpty()) {
+    releaseHeld();
+    if (!reorder.isEmpty() || unreplicated) {
       scheduleResync();
     }
+  }
+
+  /** How far reads may see: the committed watermark (no limit before the stream exists here). */
+  private long visibleLimit() {
+    return nextPush >= 0 ? nextPush : Long.MAX_VALUE;
+  }
+
+  /** Sends the answers that waited for the watermark to reach their index. */
+  private void releaseHeld() {
+    if (held.isEmpty()) {
+      return;
+    }
+    held.removeIf(h -> {
+      if (nextPush >= h.index) {
+        h.message.reply(h.reply);
+        return true;
+      }
+      return false;
+    });
   }
 
   private void scheduleResync() {
@@ -568,20 +655,55 @@ public final class StreamOwner extends VerticleBase {
       return;
     }
     gapTimerSet = true;
-    vertx.setTimer(GAP_WAIT_MILLIS, t -> {
+    // Back off while the backup stays unreachable (a stalled or departed member): at most once a second.
+    long delay = Math.min(1_000, GAP_WAIT_MILLIS << Math.min(resyncFailures, 4));
+    vertx.setTimer(delay, t -> {
       gapTimerSet = false;
       resync();
     });
   }
 
-  /** Re-reads from the push position when a completion is missing (out-of-order or failed processor). */
+  /**
+   * Moves the watermark past a hole: a completion that is missing (still in flight, or failed). After a
+   * failed write the state of the backup is unknown, so the whole stream is shipped to it first
+   * ({@code Replicate}); otherwise the events up to the highest acknowledged append are on the backup
+   * already (a backup applies appends only in order) and a read is enough.
+   */
   private void resync() {
-    if (retired || nextPush < 0 || (reorder.isEmpty() && subs.isEmpty())) {
+    if (retired || nextPush < 0 || (reorder.isEmpty() && !unreplicated && held.isEmpty())) {
       return;
     }
     Offset from = new Offset(nextPush, 0);
-    execute(new StreamProcessors.Read(new ReadStart.At(from), Long.MAX_VALUE, epoch, now(), false)).onSuccess(reply -> {
-      if (reply.outcome() != Outcome.OK || reply.start() == null || reply.start().index() != nextPush) {
+    Future<StreamReply> read;
+    if (unreplicated) {
+      read = execute(new StreamProcessors.Replicate(new ReadStart.At(from), fence, now()));
+    } else if (ackedEnd > nextPush) {
+      read = execute(new StreamProcessors.Read(new ReadStart.At(from), Long.MAX_VALUE, ackedEnd, fence, now(), false));
+    } else {
+      // Nothing acknowledged past the watermark yet: the missing completions are still on their way.
+      if (!reorder.isEmpty() || !held.isEmpty()) {
+        scheduleResync();
+      }
+      return;
+    }
+    boolean replicating = unreplicated;
+    read.onComplete(ar -> {
+      if (ar.failed() || ar.result().outcome() != Outcome.OK) {
+        if (ar.succeeded() && ar.result().outcome() == Outcome.MOVED) {
+          return;
+        }
+        resyncFailures++;
+        scheduleResync();
+        return;
+      }
+      resyncFailures = 0;
+      StreamReply reply = ar.result();
+      if (replicating) {
+        unreplicated = false;
+        ackedEnd = Math.max(ackedEnd, reply.next().index());
+      }
+      if (reply.start() == null || reply.start().index() != nextPush) {
+        drain();
         return;
       }
       List<Pending> batch = new ArrayList<>();
@@ -599,9 +721,7 @@ public final class StreamOwner extends VerticleBase {
       if (!batch.isEmpty() || closes) {
         fanOut(batch, closes);
       }
-      if (!reorder.isEmpty()) {
-        drain();
-      }
+      drain();
     });
   }
 
@@ -636,7 +756,7 @@ public final class StreamOwner extends VerticleBase {
         Offset start = from < batch.size() ? batch.get(from).at : endOffset(batch, first);
         for (Map.Entry<String, List<Sub>> node : position.getValue().entrySet()) {
           long[] ids = node.getValue().stream().mapToLong(sub -> sub.key.id).toArray();
-          push(node.getKey(), new LivePush(stream, incarnation, ids, epoch, start, events, closes, LivePush.SIGNAL_NONE));
+          push(node.getKey(), new LivePush(stream, incarnation, ids, fence.epoch(), start, events, closes, LivePush.SIGNAL_NONE));
           for (Sub sub : node.getValue()) {
             sub.next = end;
           }
@@ -699,12 +819,12 @@ public final class StreamOwner extends VerticleBase {
       sub.active = false;
       return;
     }
-    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, epoch, start, missing, false, LivePush.SIGNAL_NONE));
+    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, fence.epoch(), start, missing, false, LivePush.SIGNAL_NONE));
     sub.next = nextPush;
   }
 
   private void sendSignal(Sub sub, int signal) {
-    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, epoch, new Offset(Math.max(0, sub.next), 0),
+    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, fence.epoch(), new Offset(Math.max(0, sub.next), 0),
         List.of(), false, signal));
   }
 
@@ -728,6 +848,8 @@ public final class StreamOwner extends VerticleBase {
   /** The stream was deleted or expired: end every subscription. */
   private void gone() {
     stopCompanion();
+    held.forEach(h -> h.message.reply(moved()));
+    held.clear();
     exists = false;
     for (Sub sub : subs.values()) {
       sendSignal(sub, LivePush.SIGNAL_GONE);
@@ -766,6 +888,9 @@ public final class StreamOwner extends VerticleBase {
     retired = true;
     log.info("owner of {} on {} steps down: {}", stream, services.nodeId(), why);
     stopCompanion();
+    // Held duplicates go to the next owner, which answers them from a claimed, replicated state.
+    held.forEach(h -> h.message.reply(moved()));
+    held.clear();
     for (Sub sub : subs.values()) {
       sendSignal(sub, LivePush.SIGNAL_MOVED);
     }
@@ -822,5 +947,18 @@ public final class StreamOwner extends VerticleBase {
   }
 
   private record Pending(Offset at, byte[] payload, boolean close) {
+  }
+
+  private record Held(long index, Message<WireMessage> message, StreamReply reply) {
+  }
+
+  /** The member refused to act for this stream now (minority side, pause, no backup): answered as is. */
+  static final class Refused extends RuntimeException {
+    final StreamReply reply;
+
+    Refused(StreamReply reply) {
+      super(reply.detail(), null, false, false);
+      this.reply = reply;
+    }
   }
 }

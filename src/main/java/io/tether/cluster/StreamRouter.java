@@ -43,6 +43,8 @@ public final class StreamRouter {
    * it without answering: the router reports {@link RouteException.Kind#OUTCOME_UNKNOWN}, never resends.
    */
   public static final int OUTCOME_UNKNOWN_CODE = 4503;
+  /** Failure code of an owner that could not serve a read for now (a cluster operation failed): retry. */
+  public static final int UNAVAILABLE_CODE = 4502;
   /** A request that needed longer than this to route is logged with the steps it took. */
   private static final long SLOW_ROUTE_MILLIS = 500;
   /**
@@ -79,9 +81,16 @@ public final class StreamRouter {
       if (body instanceof OwnerInfo info) {
         return Future.succeededFuture(info);
       }
-      StreamReply reply = (StreamReply) body;
-      return Future.failedFuture(new RouteException(RouteException.Kind.NOT_FOUND, reply.detail()));
+      return Future.failedFuture(refusal((StreamReply) body));
     });
+  }
+
+  /** The failure for an answer that is not the one asked for: a quorum refusal, else not found. */
+  private static RouteException refusal(StreamReply reply) {
+    if (reply.outcome() == Outcome.NO_QUORUM || reply.outcome() == Outcome.UNDER_REPLICATED) {
+      return new RouteException(RouteException.Kind.NO_QUORUM, reply.detail());
+    }
+    return new RouteException(RouteException.Kind.NOT_FOUND, reply.detail());
   }
 
   /**
@@ -93,8 +102,7 @@ public final class StreamRouter {
       if (body instanceof CommandReply reply) {
         return Future.succeededFuture(reply.json());
       }
-      StreamReply reply = (StreamReply) body;
-      return Future.failedFuture(new RouteException(RouteException.Kind.NOT_FOUND, reply.detail()));
+      return Future.failedFuture(refusal((StreamReply) body));
     });
   }
 
@@ -109,6 +117,11 @@ public final class StreamRouter {
   }
 
   private <T extends WireMessage> Future<T> call(String stream, StreamRequest request) {
+    if (!cluster.hasQuorum()) {
+      // A minority side (or a node that just woke from a pause) serves nothing: the client goes elsewhere.
+      return Future.failedFuture(new RouteException(RouteException.Kind.NO_QUORUM,
+          "this node is not in touch with a majority of the cluster; retry on another node"));
+    }
     Call<T> call = new Call<>(stream, request, System.currentTimeMillis() + deadlineMillis);
     inFlight.add(call);
     call.promise.future().onComplete(ar -> {
@@ -324,7 +337,10 @@ public final class StreamRouter {
   private static RouteException recipientFailure(ReplyException failure) {
     if (failure.failureCode() == OUTCOME_UNKNOWN_CODE) {
       return new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
-          "the stream owner did not answer in time; the request may or may not have been applied");
+          "the write was not confirmed by the stream's backup copy in time; it may or may not have been applied");
+    }
+    if (failure.failureCode() == UNAVAILABLE_CODE) {
+      return new RouteException(RouteException.Kind.UNAVAILABLE, "the stream owner could not serve this now: " + failure.getMessage());
     }
     return new RouteException(RouteException.Kind.INTERNAL, failure.getMessage());
   }
@@ -343,6 +359,8 @@ public final class StreamRouter {
       OUTCOME_UNKNOWN,
       /** The stream does not exist. */
       NOT_FOUND,
+      /** This node, or the stream's owner, is not on the majority side of the cluster (503, retry elsewhere). */
+      NO_QUORUM,
       /** The owner failed while handling the request (500). */
       INTERNAL
     }

@@ -71,6 +71,12 @@ import java.util.UUID;
  * @param clusterTlsCert       PEM certificate of the cluster; when set, the event bus runs over mutual TLS ({@code TETHER_CLUSTER_TLS_CERT})
  * @param clusterTlsKey        PEM private key of that certificate ({@code TETHER_CLUSTER_TLS_KEY})
  * @param clusterTlsCa         PEM certificates trusted for peers; empty: the cluster certificate itself ({@code TETHER_CLUSTER_TLS_CA})
+ * @param clusterQuorum        members (this one included) a node must be in touch with to serve; 1 turns the split-brain
+ *                             protection off. Default: a majority of a TCP-IP member list of three or more, else 1
+ *                             ({@code TETHER_CLUSTER_QUORUM}; set it on Kubernetes, e.g. 2 for 3 replicas)
+ * @param minReplicas          copies of a stream's partition (primary included) that must exist for a write to be
+ *                             taken, like Kafka's min.insync.replicas. Default: 2 when the quorum is above 1, else 1
+ *                             ({@code TETHER_MIN_REPLICAS})
  */
 public record TetherConfig(
     String nodeId,
@@ -127,7 +133,9 @@ public record TetherConfig(
     int eventBusPort,
     String clusterTlsCert,
     String clusterTlsKey,
-    String clusterTlsCa) {
+    String clusterTlsCa,
+    int clusterQuorum,
+    int minReplicas) {
 
   public TetherConfig {
     require(httpPort >= 0 && httpPort <= 65535, "TETHER_HTTP_PORT must be a port number");
@@ -167,6 +175,8 @@ public record TetherConfig(
     require(clusterTlsCert.isEmpty() == clusterTlsKey.isEmpty(),
         "TETHER_CLUSTER_TLS_CERT and TETHER_CLUSTER_TLS_KEY are set together");
     require(clusterTlsCa.isEmpty() || !clusterTlsCert.isEmpty(), "TETHER_CLUSTER_TLS_CA needs TETHER_CLUSTER_TLS_CERT");
+    require(clusterQuorum >= 1, "TETHER_CLUSTER_QUORUM must be at least 1");
+    require(minReplicas == 1 || minReplicas == 2, "TETHER_MIN_REPLICAS must be 1 or 2 (the streams map keeps one backup)");
   }
 
   /** Defaults for a local run. */
@@ -192,6 +202,8 @@ public record TetherConfig(
   /** Builds a config from {@code TETHER_*} keys; missing keys take their defaults. */
   public static TetherConfig fromMap(Map<String, String> values) {
     Reader reader = new Reader(values);
+    int quorum = reader.integer("TETHER_CLUSTER_QUORUM", defaultQuorum(
+        reader.string("TETHER_DISCOVERY", "tcp").toLowerCase(Locale.ROOT), reader.string("TETHER_CLUSTER_MEMBERS", "127.0.0.1")));
     return new TetherConfig(
         reader.string("TETHER_NODE_ID", "node-" + UUID.randomUUID().toString().substring(0, 8)),
         reader.string("TETHER_HTTP_HOST", "0.0.0.0"),
@@ -247,7 +259,22 @@ public record TetherConfig(
         reader.integer("TETHER_EVENTBUS_PORT", 0),
         reader.string("TETHER_CLUSTER_TLS_CERT", ""),
         reader.string("TETHER_CLUSTER_TLS_KEY", ""),
-        reader.string("TETHER_CLUSTER_TLS_CA", ""));
+        reader.string("TETHER_CLUSTER_TLS_CA", ""),
+        quorum,
+        reader.integer("TETHER_MIN_REPLICAS", quorum > 1 ? 2 : 1));
+  }
+
+  /**
+   * A majority of the TCP-IP member list when it names three members or more. Two members cannot tell a
+   * crash of the other from a partition, so a quorum of two would stop the survivor of any failure; with
+   * Kubernetes discovery the member count is not known here and the manifest sets the quorum.
+   */
+  static int defaultQuorum(String discovery, String members) {
+    if (!discovery.equals("tcp")) {
+      return 1;
+    }
+    long listed = java.util.Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).count();
+    return listed >= 3 ? (int) (listed / 2 + 1) : 1;
   }
 
   /** A quarter of the heap, at most 256 MiB: request bodies never crowd out the streams themselves. */
@@ -369,6 +396,8 @@ public record TetherConfig(
     m.put("TETHER_CLUSTER_TLS_CERT", clusterTlsCert);
     m.put("TETHER_CLUSTER_TLS_KEY", clusterTlsKey);
     m.put("TETHER_CLUSTER_TLS_CA", clusterTlsCa);
+    m.put("TETHER_CLUSTER_QUORUM", Integer.toString(clusterQuorum));
+    m.put("TETHER_MIN_REPLICAS", Integer.toString(minReplicas));
     return m;
   }
 

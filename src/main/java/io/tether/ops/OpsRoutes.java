@@ -43,19 +43,25 @@ public final class OpsRoutes {
     router.get(ADMIN_PREFIX + "*").handler(this::describeStream);
   }
 
-  /** 200 once the node serves HTTP and the cluster's partitions are safely replicated, else 503. */
+  /**
+   * 200 once the node serves HTTP, is on the majority side of the cluster (not cut off by a partition, not
+   * just woken from a pause) and the cluster's partitions are safely replicated, else 503.
+   */
   private void ready(RoutingContext ctx) {
     boolean http = serving.getAsBoolean();
     boolean safe = services.cluster().isSafe();
+    boolean quorum = services.cluster().hasQuorum();
+    boolean up = http && safe && quorum;
     JsonObject body = new JsonObject()
-        .put("status", http && safe ? "UP" : "DOWN")
+        .put("status", up ? "UP" : "DOWN")
         .put("nodeId", services.nodeId())
         .put("pid", ProcessHandle.current().pid())
         .put("httpPort", services.identity().httpPort())
         .put("members", services.cluster().memberCount())
         .put("partitionsSafe", safe)
+        .put("quorum", quorum)
         .put("streamsOwned", services.owners().size());
-    json(ctx, http && safe ? 200 : 503, body);
+    json(ctx, up ? 200 : 503, body);
   }
 
   /**
@@ -106,6 +112,7 @@ public final class OpsRoutes {
               .put("httpPort", info.owner().httpPort())
               .put("pid", info.owner().pid()))
           .put("epoch", info.epoch())
+          .put("backupNodeId", services.cluster().backupNodeOf(name))
           .put("firstOffset", info.first() == null ? null : info.first().toString())
           .put("nextOffset", info.next() == null ? null : info.next().toString())
           .put("subscriptions", info.subscriptions())

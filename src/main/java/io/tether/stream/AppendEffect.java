@@ -15,9 +15,11 @@ import io.tether.wire.WireOutput;
  * @param streamSeq    new last {@code Stream-Seq}, or {@code null}
  * @param close        whether the stream becomes closed
  * @param nowMillis    access time
+ * @param atIndex      the tail index the primary applied it at: a backup whose tail differs did not
+ *                     receive every earlier change and must not apply this one blind
  */
 public record AppendEffect(byte[] payload, String producerId, long producerEpoch, long producerSeq,
-                           String streamSeq, boolean close, long nowMillis) implements WireMessage {
+                           String streamSeq, boolean close, long nowMillis, long atIndex) implements WireMessage {
 
   public static final int WIRE_TYPE = 102;
 
@@ -35,10 +37,11 @@ public record AppendEffect(byte[] payload, String producerId, long producerEpoch
     out.writeString(streamSeq);
     out.writeBoolean(close);
     out.writeLong(nowMillis);
+    out.writeLong(atIndex);
   }
 
   public static AppendEffect readFrom(WireInput in) {
     return new AppendEffect(in.readBytes(), in.readString(), in.readLong(), in.readLong(), in.readString(),
-        in.readBoolean(), in.readLong());
+        in.readBoolean(), in.readLong(), in.readLong());
   }
 }

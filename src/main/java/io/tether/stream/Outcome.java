@@ -47,6 +47,13 @@ public enum Outcome {
   STALE_OWNER,
   /** The stream moved to another owner; retry through the router (never reaches clients). */
   MOVED,
-  /** A new stream would exceed the streams the member may hold (429). Last: outcomes travel as ordinals. */
-  LIMIT_REACHED
+  /** A new stream would exceed the streams the member may hold (429). Outcomes travel as ordinals: add new ones last. */
+  LIMIT_REACHED,
+  /**
+   * This member is not on the majority side of the cluster (a partition, or it woke from a pause and has
+   * not heard from the others since): it serves nothing, the majority side does (503, retry).
+   */
+  NO_QUORUM,
+  /** The stream's partition has no backup copy right now and writes need one (503, retry). */
+  UNDER_REPLICATED
 }

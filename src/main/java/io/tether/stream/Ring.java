@@ -102,9 +102,15 @@ final class Ring {
    * exists there. The caller has checked that {@code fromIndex} lies within [first, tail].
    */
   List<byte[]> slice(long fromIndex, long maxBytes) {
+    return slice(fromIndex, maxBytes, Long.MAX_VALUE);
+  }
+
+  /** Like {@link #slice(long, long)}, stopping before {@code endIndex}. */
+  List<byte[]> slice(long fromIndex, long maxBytes, long endIndex) {
     List<byte[]> out = new ArrayList<>();
     long budget = maxBytes;
-    for (long i = fromIndex; i < firstIndex + size; i++) {
+    long end = Math.min(endIndex, firstIndex + size);
+    for (long i = fromIndex; i < end; i++) {
       byte[] payload = get(i);
       if (!out.isEmpty() && payload.length > budget) {
         break;

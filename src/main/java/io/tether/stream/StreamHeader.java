@@ -5,7 +5,7 @@ import io.tether.wire.WireMessage;
 import io.tether.wire.WireOutput;
 
 /** The fields of a {@link StreamLog} that change without touching its data; replicated as a unit. */
-record StreamHeader(long ownerEpoch, String ownerNode, int forkRefs, boolean softDeleted, long lastAccessMillis,
+record StreamHeader(long ownerEpoch, long ownerToken, String ownerNode, int forkRefs, boolean softDeleted, long lastAccessMillis,
                     long forkIndex) implements WireMessage {
 
   static final int WIRE_TYPE = 103;
@@ -18,6 +18,7 @@ record StreamHeader(long ownerEpoch, String ownerNode, int forkRefs, boolean sof
   @Override
   public void writeTo(WireOutput out) {
     out.writeLong(ownerEpoch);
+    out.writeLong(ownerToken);
     out.writeString(ownerNode);
     out.writeInt(forkRefs);
     out.writeBoolean(softDeleted);
@@ -26,6 +27,6 @@ record StreamHeader(long ownerEpoch, String ownerNode, int forkRefs, boolean sof
   }
 
   static StreamHeader readFrom(WireInput in) {
-    return new StreamHeader(in.readLong(), in.readString(), in.readInt(), in.readBoolean(), in.readLong(), in.readLong());
+    return new StreamHeader(in.readLong(), in.readLong(), in.readString(), in.readInt(), in.readBoolean(), in.readLong(), in.readLong());
   }
 }

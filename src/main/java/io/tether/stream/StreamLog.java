@@ -55,6 +55,7 @@ public final class StreamLog implements WireMessage {
   private String lastStreamSeq;
   private final LinkedHashMap<String, ProducerState> producers = new LinkedHashMap<>(4, 0.75f, true);
   private long ownerEpoch;
+  private long ownerToken;
   private String ownerNode;
 
   private StreamLog() {
@@ -65,7 +66,7 @@ public final class StreamLog implements WireMessage {
    * {@code inheritedStart}; the initial events of the request follow them.
    */
   public static StreamLog create(String name, CreateSpec spec, List<byte[]> inherited, Offset inheritedStart,
-                                 RingLimits limits, long incarnation, long ownerEpoch, String ownerNode, long now) {
+                                 RingLimits limits, long incarnation, Fence owner, String ownerNode, long now) {
     StreamLog log = new StreamLog();
     log.name = name;
     log.incarnation = incarnation;
@@ -86,7 +87,8 @@ public final class StreamLog implements WireMessage {
       }
     }
     log.closed = spec.closed();
-    log.ownerEpoch = ownerEpoch;
+    log.ownerEpoch = owner.epoch();
+    log.ownerToken = owner.token();
     log.ownerNode = ownerNode;
     return log;
   }
@@ -173,16 +175,26 @@ public final class StreamLog implements WireMessage {
 
   // ---------------------------------------------------------------- ownership
 
-  /** Makes {@code node} the owner with the next epoch. A failover also restarts the idle clock. */
-  public long claim(String node, long now) {
+  /**
+   * Makes {@code node} the owner with the next epoch and the claimant's {@code token}. A failover also
+   * restarts the idle clock.
+   */
+  public Fence claim(String node, long token, long now) {
     ownerEpoch++;
+    ownerToken = token;
     ownerNode = node;
     lastAccessMillis = Math.max(lastAccessMillis, now);
-    return ownerEpoch;
+    return fence();
   }
 
-  public boolean isOwnedBy(long epoch) {
-    return ownerEpoch == epoch;
+  /** The current owner's fence. */
+  public Fence fence() {
+    return new Fence(ownerEpoch, ownerToken);
+  }
+
+  /** Whether {@code fence} is the current owner's: same epoch and same claim. */
+  public boolean isOwnedBy(Fence fence) {
+    return ownerEpoch == fence.epoch() && ownerToken == fence.token();
   }
 
   // ---------------------------------------------------------------- create
@@ -292,13 +304,40 @@ public final class StreamLog implements WireMessage {
         producer == null ? null : producer.id(),
         producer == null ? -1 : producer.epoch(),
         producer == null ? -1 : producer.seq(),
-        spec.streamSeq(), spec.close(), now);
+        spec.streamSeq(), spec.close(), now, ring.tail().index());
     Offset at = apply(effect);
     StreamReply.Builder reply = describe(Outcome.APPENDED).start(at);
     if (producer != null) {
       reply.producer(producer.epoch(), producer.seq());
     }
     return new Applied(reply.build(), effect);
+  }
+
+  /**
+   * Applies an append decided on the primary to this backup copy, after checking that the copy is where
+   * the primary was: the effect's {@code atIndex} equals this tail. A copy already past it received the
+   * effect inside a full copy of the stream and skips it; a copy behind it missed a change, and applying
+   * this one would shift every later offset, so it is refused.
+   *
+   * @throws ReplicaGap when this copy is behind the primary
+   */
+  public void applyReplicated(AppendEffect effect) {
+    long tail = ring.tail().index();
+    if (tail > effect.atIndex()) {
+      return;
+    }
+    if (tail < effect.atIndex()) {
+      throw new ReplicaGap(name, tail, effect.atIndex());
+    }
+    apply(effect);
+  }
+
+  /** A backup copy that is behind the change it was sent; the primary's write is not acknowledged. */
+  public static final class ReplicaGap extends IllegalStateException {
+    public ReplicaGap(String stream, long tail, long expected) {
+      super("backup copy of " + stream + " is at index " + tail + ", the change was made at " + expected
+          + "; refused until the copy is resynchronised");
+    }
   }
 
   /** Applies an accepted append; returns the offset of the new event (the tail for close-only). */
@@ -360,50 +399,70 @@ public final class StreamLog implements WireMessage {
 
   // ---------------------------------------------------------------- read
 
+  /** Events from {@code start}, at most {@code maxBytes}, with no visibility limit (tests, forks of the whole ring). */
+  public StreamReply read(ReadStart start, long maxBytes) {
+    return read(start, maxBytes, Long.MAX_VALUE);
+  }
+
   /**
-   * Events from {@code start}, at most {@code maxBytes} (at least one event when any exists).
+   * Events from {@code start}, at most {@code maxBytes} (at least one event when any exists), and none at
+   * or past index {@code limit}: the owner's committed watermark, below which every event is known to sit
+   * on the backup too. Past it the stream reads as if its tail were at the limit.
    * {@code Stream-Closed} is reported only when the read reaches the final offset of a closed stream.
    */
-  public StreamReply read(ReadStart start, long maxBytes) {
+  public StreamReply read(ReadStart start, long maxBytes, long limit) {
+    Offset tail = visibleTail(limit);
     Offset from;
     if (start instanceof ReadStart.Now) {
-      from = ring.tail();
+      from = tail;
     } else if (start instanceof ReadStart.Beginning) {
       from = ring.first();
       if (from.index() > 0) {
         return StreamReply.of(Outcome.OFFSET_GONE).detail("the beginning of the stream is no longer retained")
-            .earliest(ring.first()).next(ring.tail()).build();
+            .earliest(ring.first()).next(tail).build();
       }
     } else {
       long index = ((ReadStart.At) start).offset().index();
       if (index < ring.first().index()) {
         return StreamReply.of(Outcome.OFFSET_GONE).detail("offset is older than the retained events")
-            .earliest(ring.first()).next(ring.tail()).build();
+            .earliest(ring.first()).next(tail).build();
       }
-      if (index > ring.tail().index()) {
+      if (index > tail.index()) {
         return StreamReply.of(Outcome.OFFSET_FUTURE).detail("offset is beyond the tail of the stream")
-            .next(ring.tail()).build();
+            .next(tail).build();
       }
-      from = index == ring.tail().index() ? ring.tail() : new Offset(index, ring.bytesAt(index));
+      from = index == tail.index() ? tail : new Offset(index, ring.bytesAt(index));
     }
-    List<byte[]> events = from.index() < ring.tail().index() ? ring.slice(from.index(), maxBytes) : List.of();
+    List<byte[]> events = from.index() < tail.index()
+        ? ring.slice(from.index(), maxBytes, tail.index()) : List.of();
     long endIndex = from.index() + events.size();
     long endBytes = from.bytes();
     for (byte[] event : events) {
       endBytes += event.length;
     }
-    boolean upToDate = endIndex == ring.tail().index();
+    boolean upToDate = endIndex == tail.index();
+    boolean atRealTail = endIndex == ring.tail().index();
     return StreamReply.of(Outcome.OK)
         .start(from)
         .next(new Offset(endIndex, endBytes))
         .earliest(ring.first())
         .events(events)
         .upToDate(upToDate)
-        .closed(closed && upToDate)
+        .closed(closed && atRealTail)
         .settings(settings)
         .incarnation(incarnation)
         .owner(ownerEpoch, ownerNode)
         .build();
+  }
+
+  /** The tail as seen through a visibility {@code limit} (an index): the real tail when it is below it. */
+  public Offset visibleTail(long limit) {
+    Offset tail = ring.tail();
+    if (limit >= tail.index()) {
+      return tail;
+    }
+    long index = Math.max(limit, ring.first().index());
+    return new Offset(index, ring.bytesAt(index));
   }
 
   /** Sliding TTL: reads and writes restart the idle clock (HEAD does not). */
@@ -413,10 +472,16 @@ public final class StreamLog implements WireMessage {
 
   /** Metadata reply: tail, closure, settings, owner. */
   public StreamReply.Builder describe(Outcome outcome) {
+    return describe(outcome, Long.MAX_VALUE);
+  }
+
+  /** Metadata reply as seen through a visibility {@code limit} (see {@link #read(ReadStart, long, long)}). */
+  public StreamReply.Builder describe(Outcome outcome, long limit) {
+    Offset tail = visibleTail(limit);
     return StreamReply.of(outcome)
-        .next(ring.tail())
+        .next(tail)
         .earliest(ring.first())
-        .closed(closed)
+        .closed(closed && tail.equals(ring.tail()))
         .settings(settings)
         .incarnation(incarnation)
         .owner(ownerEpoch, ownerNode);
@@ -430,14 +495,20 @@ public final class StreamLog implements WireMessage {
    * reference; the caller increments {@link #forkRefs} once the fork exists.
    */
   public StreamReply forkData(ForkSpec fork, String requestedContentType) {
+    return forkData(fork, requestedContentType, Long.MAX_VALUE);
+  }
+
+  /** {@link #forkData(ForkSpec, String)} as seen through a visibility {@code limit} (an index). */
+  public StreamReply forkData(ForkSpec fork, String requestedContentType, long limit) {
+    Offset tail = visibleTail(limit);
     if (softDeleted) {
       return StreamReply.refusal(Outcome.CONFLICT_CONFIG, "fork source was deleted");
     }
     if (requestedContentType != null && !ContentTypes.sameMediaType(requestedContentType, settings.contentType())) {
       return StreamReply.refusal(Outcome.CONFLICT_CONTENT_TYPE, "fork content type differs from the source's");
     }
-    long index = fork.offset() == null ? ring.tail().index() : fork.offset().index();
-    if (index > ring.tail().index()) {
+    long index = fork.offset() == null ? tail.index() : fork.offset().index();
+    if (index > tail.index()) {
       return StreamReply.refusal(Outcome.BAD_REQUEST, "Stream-Fork-Offset is beyond the source's tail");
     }
     if (index < ring.first().index()) {
@@ -449,7 +520,7 @@ public final class StreamLog implements WireMessage {
       events.add(ring.get(i));
     }
     if (fork.subOffset() > 0) {
-      if (index == ring.tail().index()) {
+      if (index == tail.index()) {
         return StreamReply.refusal(Outcome.BAD_REQUEST, "Stream-Fork-Sub-Offset points past the source's data");
       }
       byte[] anchor = ring.get(index);
@@ -470,7 +541,7 @@ public final class StreamLog implements WireMessage {
     }
     return StreamReply.of(Outcome.OK)
         .start(ring.first())
-        .next(new Offset(index, index == ring.tail().index() ? ring.tail().bytes() : ring.bytesAt(index)))
+        .next(new Offset(index, index == tail.index() ? tail.bytes() : ring.bytesAt(index)))
         .events(events)
         .settings(settings)
         .build();
@@ -536,6 +607,7 @@ public final class StreamLog implements WireMessage {
       out.writeLong(e.getValue().touchedMillis);
     }
     out.writeLong(ownerEpoch);
+    out.writeLong(ownerToken);
     out.writeString(ownerNode);
   }
 
@@ -561,6 +633,7 @@ public final class StreamLog implements WireMessage {
       log.producers.put(in.readString(), new ProducerState(in.readLong(), in.readLong(), in.readLong()));
     }
     log.ownerEpoch = in.readLong();
+    log.ownerToken = in.readLong();
     log.ownerNode = in.readString();
     return log;
   }
@@ -568,6 +641,7 @@ public final class StreamLog implements WireMessage {
   /** Copies the non-data fields (ownership, fork bookkeeping, closure, access time) from the primary. */
   void copyHeaderFrom(StreamHeader header) {
     ownerEpoch = header.ownerEpoch();
+    ownerToken = header.ownerToken();
     ownerNode = header.ownerNode();
     forkRefs = header.forkRefs();
     if (header.softDeleted() && !softDeleted) {
@@ -580,7 +654,7 @@ public final class StreamLog implements WireMessage {
   }
 
   StreamHeader header() {
-    return new StreamHeader(ownerEpoch, ownerNode, forkRefs, softDeleted, lastAccessMillis, forkIndex);
+    return new StreamHeader(ownerEpoch, ownerToken, ownerNode, forkRefs, softDeleted, lastAccessMillis, forkIndex);
   }
 
   /** Result of {@link #append}: the reply and, when the state changed, the effect to replicate. */

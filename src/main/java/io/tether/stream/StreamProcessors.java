@@ -1,5 +1,7 @@
 package io.tether.stream;
 
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.HazelcastInstanceAware;
 import com.hazelcast.map.EntryProcessor;
 import io.tether.wire.WireInput;
 import io.tether.wire.WireMessage;
@@ -16,8 +18,15 @@ import java.util.Map;
  * shipped to the backup replica. Hazelcast answers the caller only after the synchronous backup has
  * acknowledged, which is what makes an acknowledged append survive the loss of the primary.
  *
- * <p>Every processor that acts for an owner carries the owner's fencing epoch; a mismatch answers
- * {@link Outcome#STALE_OWNER} and changes nothing.
+ * <p>Every processor that acts for an owner carries the owner's {@link Fence}; a mismatch answers
+ * {@link Outcome#STALE_OWNER} and changes nothing. Before that, every processor asks the member's
+ * {@link WriteGuard} whether this copy may act at all (majority side, no pause, a backup for writes).
+ *
+ * <p>Backups are never applied blind: an append's effect carries the index it was made at, and a backup
+ * copy that is elsewhere refuses it by throwing. Hazelcast then never acknowledges the backup, the
+ * primary's write fails (with {@code hazelcast.operation.fail.on.indeterminate.state}) instead of being
+ * acknowledged, and the owner re-replicates the whole stream ({@link Replicate}) before it shows anything
+ * past that point.
  */
 public final class StreamProcessors {
 
@@ -41,11 +50,24 @@ public final class StreamProcessors {
     WireTypes.register(Put.WIRE_TYPE, Put::readFrom);
     WireTypes.register(Remove.WIRE_TYPE, Remove::readFrom);
     WireTypes.register(ApplyHeader.WIRE_TYPE, ApplyHeader::readFrom);
+    WireTypes.register(Replicate.WIRE_TYPE, Replicate::readFrom);
   }
 
   /** Base of the primary-side processors: the backup processor is chosen by {@link #process}. */
-  public abstract static class Primary implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage {
+  public abstract static class Primary
+      implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage, HazelcastInstanceAware {
     private transient EntryProcessor<String, StreamLog, StreamReply> backup;
+    private transient WriteGuard guard;
+
+    @Override
+    public final void setHazelcastInstance(HazelcastInstance instance) {
+      guard = instance.getUserContext().get(WriteGuard.CONTEXT_KEY) instanceof WriteGuard g ? g : null;
+    }
+
+    /** The member guard's refusal for this stream, or {@code null}. */
+    final StreamReply guard(Map.Entry<String, StreamLog> entry, boolean write) {
+      return guard == null ? null : guard.refusal(entry.getKey(), write);
+    }
 
     @Override
     public final EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
@@ -84,7 +106,11 @@ public final class StreamProcessors {
      * Common preamble: absent, expired or soft-deleted streams, and the ownership fence. Returns a reply
      * to answer with, or {@code null} to proceed.
      */
-    final StreamReply gate(Map.Entry<String, StreamLog> entry, long ownerEpoch, long now) {
+    final StreamReply gate(Map.Entry<String, StreamLog> entry, Fence fence, long now, boolean write) {
+      StreamReply unguarded = guard(entry, write);
+      if (unguarded != null) {
+        return unguarded;
+      }
       StreamLog log = entry.getValue();
       if (log == null) {
         return StreamReply.refusal(Outcome.NOT_FOUND, "stream not found");
@@ -96,7 +122,7 @@ public final class StreamProcessors {
       if (log.isSoftDeleted()) {
         return StreamReply.refusal(Outcome.SOFT_DELETED, "stream was deleted");
       }
-      if (!log.isOwnedBy(ownerEpoch)) {
+      if (!log.isOwnedBy(fence)) {
         return StreamReply.of(Outcome.STALE_OWNER).detail("ownership moved").owner(log.ownerEpoch(), log.ownerNode()).build();
       }
       return null;
@@ -105,19 +131,32 @@ public final class StreamProcessors {
 
   // ------------------------------------------------------------------------------------------ claim
 
-  /** Takes ownership of an existing stream with the next epoch; answers {@link Outcome#ABSENT} otherwise. */
+  /**
+   * Takes ownership of an existing stream with the next epoch and the claimant's token; answers
+   * {@link Outcome#ABSENT} otherwise. The claim ships the whole stream to the backup, so the new owner
+   * starts from a state that is on both copies (after a failover the promoted copy may have had no
+   * backup yet), and everything up to the tail it reports is replicated. It needs a quorum but not a
+   * backup: a stream whose partition has no backup right now can still be read (its events were on two
+   * copies when they were written); it refuses writes until it has one.
+   */
   public static final class Claim extends Primary {
     static final int WIRE_TYPE = 110;
     private final String node;
+    private final long token;
     private final long now;
 
-    public Claim(String node, long now) {
+    public Claim(String node, long token, long now) {
       this.node = node;
+      this.token = token;
       this.now = now;
     }
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
+      StreamReply unguarded = guard(entry, false);
+      if (unguarded != null) {
+        return unguarded;
+      }
       StreamLog log = entry.getValue();
       if (log == null) {
         return StreamReply.refusal(Outcome.ABSENT, "stream not found");
@@ -127,8 +166,8 @@ public final class StreamProcessors {
         return StreamReply.of(Outcome.ABSENT).releaseSource(release).build();
       }
       String previous = log.ownerNode();
-      log.claim(node, now);
-      replicate(entry, log, new ApplyHeader(log.header()));
+      log.claim(node, token, now);
+      replicate(entry, log, new Put(log));
       return log.describe(Outcome.OK).previousOwner(previous).build();
     }
 
@@ -140,11 +179,12 @@ public final class StreamProcessors {
     @Override
     public void writeTo(WireOutput out) {
       out.writeString(node);
+      out.writeLong(token);
       out.writeLong(now);
     }
 
     static Claim readFrom(WireInput in) {
-      return new Claim(in.readString(), in.readLong());
+      return new Claim(in.readString(), in.readLong(), in.readLong());
     }
   }
 
@@ -163,20 +203,25 @@ public final class StreamProcessors {
     private final long forkIndex;
     private final RingLimits limits;
     private final long incarnation;
-    private final long ownerEpoch;
+    private final Fence fence;
     private final String node;
     private final long now;
     private final boolean probe;
 
+    /**
+     * @param fence the creating owner's fence; a new stream is created under {@code fence.next(fence.token())}
+     *              (an owner's token is its own, so a stale owner of an earlier incarnation with the same
+     *              epoch is still fenced off)
+     */
     public Create(CreateSpec spec, List<byte[]> inherited, Offset inheritedStart, long forkIndex, RingLimits limits,
-                  long incarnation, long ownerEpoch, String node, long now, boolean probe) {
+                  long incarnation, Fence fence, String node, long now, boolean probe) {
       this.spec = spec;
       this.inherited = inherited == null ? List.of() : inherited;
       this.inheritedStart = inheritedStart;
       this.forkIndex = forkIndex;
       this.limits = limits;
       this.incarnation = incarnation;
-      this.ownerEpoch = ownerEpoch;
+      this.fence = fence;
       this.node = node;
       this.now = now;
       this.probe = probe;
@@ -184,6 +229,10 @@ public final class StreamProcessors {
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
+      StreamReply unguarded = guard(entry, !probe);
+      if (unguarded != null) {
+        return unguarded;
+      }
       StreamLog existing = entry.getValue();
       String release = null;
       if (existing != null && !existing.isSoftDeleted() && existing.isExpired(now)) {
@@ -191,7 +240,7 @@ public final class StreamProcessors {
         existing = entry.getValue();
       }
       if (existing != null) {
-        if (!existing.isSoftDeleted() && !existing.isOwnedBy(ownerEpoch)) {
+        if (!existing.isSoftDeleted() && !existing.isOwnedBy(fence)) {
           return StreamReply.of(Outcome.STALE_OWNER).owner(existing.ownerEpoch(), existing.ownerNode()).build();
         }
         return existing.compareCreate(spec).toBuilder().releaseSource(release).build();
@@ -200,7 +249,7 @@ public final class StreamProcessors {
         return StreamReply.of(Outcome.ABSENT).releaseSource(release).build();
       }
       StreamLog log = StreamLog.create(entry.getKey(), spec, inherited, inheritedStart, limits, incarnation,
-          ownerEpoch + 1, node, now);
+          fence.next(fence.token()), node, now);
       if (forkIndex >= 0) {
         log.recordForkPoint(forkIndex);
       }
@@ -222,7 +271,7 @@ public final class StreamProcessors {
       out.writeInt(limits.maxEvents());
       out.writeLong(limits.maxBytes());
       out.writeLong(incarnation);
-      out.writeLong(ownerEpoch);
+      fence.writeTo(out);
       out.writeString(node);
       out.writeLong(now);
       out.writeBoolean(probe);
@@ -230,8 +279,8 @@ public final class StreamProcessors {
 
     static Create readFrom(WireInput in) {
       return new Create(CreateSpec.readFrom(in), in.readByteList(), Offset.read(in), in.readLong(),
-          new RingLimits(in.readInt(), in.readLong()), in.readLong(), in.readLong(), in.readString(), in.readLong(),
-          in.readBoolean());
+          new RingLimits(in.readInt(), in.readLong()), in.readLong(), Fence.readFrom(in), in.readString(),
+          in.readLong(), in.readBoolean());
     }
   }
 
@@ -241,18 +290,18 @@ public final class StreamProcessors {
   public static final class Append extends Primary {
     static final int WIRE_TYPE = 112;
     private final AppendSpec spec;
-    private final long ownerEpoch;
+    private final Fence fence;
     private final long now;
 
-    public Append(AppendSpec spec, long ownerEpoch, long now) {
+    public Append(AppendSpec spec, Fence fence, long now) {
       this.spec = spec;
-      this.ownerEpoch = ownerEpoch;
+      this.fence = fence;
       this.now = now;
     }
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
-      StreamReply refused = gate(entry, ownerEpoch, now);
+      StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused;
       }
@@ -275,41 +324,45 @@ public final class StreamProcessors {
     @Override
     public void writeTo(WireOutput out) {
       spec.writeTo(out);
-      out.writeLong(ownerEpoch);
+      fence.writeTo(out);
       out.writeLong(now);
     }
 
     static Append readFrom(WireInput in) {
-      return new Append(AppendSpec.readFrom(in), in.readLong(), in.readLong());
+      return new Append(AppendSpec.readFrom(in), Fence.readFrom(in), in.readLong());
     }
   }
 
   // ------------------------------------------------------------------------------------------ read
 
   /**
-   * GET / HEAD / subscribe: events from a start position, or metadata only ({@code maxBytes == 0}).
-   * Reads restart a sliding TTL ({@code touch}); that access time stays on the primary (a failover
-   * restarts the idle clock, so a TTL never fires early because of one).
+   * GET / HEAD / subscribe: events from a start position, or metadata only ({@code maxBytes == 0}), up
+   * to the owner's committed watermark {@code limit}: events past it may not be on the backup yet, and a
+   * reader must never see an event that a failover could take back. Reads restart a sliding TTL
+   * ({@code touch}); that access time stays on the primary (a failover restarts the idle clock, so a TTL
+   * never fires early because of one).
    */
   public static final class Read extends Primary {
     static final int WIRE_TYPE = 113;
     private final ReadStart start;
     private final long maxBytes;
-    private final long ownerEpoch;
+    private final long limit;
+    private final Fence fence;
     private final long now;
     private final boolean touch;
 
-    public Read(ReadStart start, long maxBytes, long ownerEpoch, long now, boolean touch) {
+    public Read(ReadStart start, long maxBytes, long limit, Fence fence, long now, boolean touch) {
       this.start = start;
       this.maxBytes = maxBytes;
-      this.ownerEpoch = ownerEpoch;
+      this.limit = limit;
+      this.fence = fence;
       this.now = now;
       this.touch = touch;
     }
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
-      StreamReply refused = gate(entry, ownerEpoch, now);
+      StreamReply refused = gate(entry, fence, now, false);
       if (refused != null) {
         return refused;
       }
@@ -318,9 +371,9 @@ public final class StreamProcessors {
         log.touch(now);
       }
       if (maxBytes == 0) {
-        return log.describe(Outcome.OK).build();
+        return log.describe(Outcome.OK, limit).build();
       }
-      return log.read(start, maxBytes);
+      return log.read(start, maxBytes, limit);
     }
 
     @Override
@@ -333,14 +386,15 @@ public final class StreamProcessors {
       out.writeLong(start.wireIndex());
       out.writeLong(start.wireBytes());
       out.writeLong(maxBytes);
-      out.writeLong(ownerEpoch);
+      out.writeLong(limit);
+      fence.writeTo(out);
       out.writeLong(now);
       out.writeBoolean(touch);
     }
 
     static Read readFrom(WireInput in) {
-      return new Read(ReadStart.fromWire(in.readLong(), in.readLong()), in.readLong(), in.readLong(), in.readLong(),
-          in.readBoolean());
+      return new Read(ReadStart.fromWire(in.readLong(), in.readLong()), in.readLong(), in.readLong(),
+          Fence.readFrom(in), in.readLong(), in.readBoolean());
     }
   }
 
@@ -349,17 +403,17 @@ public final class StreamProcessors {
   /** DELETE: removes the stream, or leaves a tombstone while forks reference it. */
   public static final class Delete extends Primary {
     static final int WIRE_TYPE = 114;
-    private final long ownerEpoch;
+    private final Fence fence;
     private final long now;
 
-    public Delete(long ownerEpoch, long now) {
-      this.ownerEpoch = ownerEpoch;
+    public Delete(Fence fence, long now) {
+      this.fence = fence;
       this.now = now;
     }
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
-      StreamReply refused = gate(entry, ownerEpoch, now);
+      StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused;
       }
@@ -380,12 +434,12 @@ public final class StreamProcessors {
 
     @Override
     public void writeTo(WireOutput out) {
-      out.writeLong(ownerEpoch);
+      fence.writeTo(out);
       out.writeLong(now);
     }
 
     static Delete readFrom(WireInput in) {
-      return new Delete(in.readLong(), in.readLong());
+      return new Delete(Fence.readFrom(in), in.readLong());
     }
   }
 
@@ -396,25 +450,28 @@ public final class StreamProcessors {
     static final int WIRE_TYPE = 115;
     private final ForkSpec fork;
     private final String contentType;
-    private final long ownerEpoch;
+    private final long limit;
+    private final Fence fence;
     private final long now;
 
-    public ForkData(ForkSpec fork, String contentType, long ownerEpoch, long now) {
+    /** @param limit the source owner's committed watermark: a fork never inherits an unreplicated event */
+    public ForkData(ForkSpec fork, String contentType, long limit, Fence fence, long now) {
       this.fork = fork;
       this.contentType = contentType;
-      this.ownerEpoch = ownerEpoch;
+      this.limit = limit;
+      this.fence = fence;
       this.now = now;
     }
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
-      StreamReply refused = gate(entry, ownerEpoch, now);
+      StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused.outcome() == Outcome.SOFT_DELETED
             ? StreamReply.refusal(Outcome.CONFLICT_CONFIG, "fork source was deleted") : refused;
       }
       StreamLog log = entry.getValue();
-      StreamReply data = log.forkData(fork, contentType);
+      StreamReply data = log.forkData(fork, contentType, limit);
       if (data.outcome() == Outcome.OK) {
         log.addForkRef();
         log.touch(now);
@@ -434,13 +491,14 @@ public final class StreamProcessors {
       Offset.write(out, fork.offset());
       out.writeLong(fork.subOffset());
       out.writeString(contentType);
-      out.writeLong(ownerEpoch);
+      out.writeLong(limit);
+      fence.writeTo(out);
       out.writeLong(now);
     }
 
     static ForkData readFrom(WireInput in) {
       return new ForkData(new ForkSpec(in.readString(), Offset.read(in), in.readLong()), in.readString(),
-          in.readLong(), in.readLong());
+          in.readLong(), Fence.readFrom(in), in.readLong());
     }
   }
 
@@ -450,19 +508,23 @@ public final class StreamProcessors {
    */
   public static final class ReleaseRef extends Primary {
     static final int WIRE_TYPE = 116;
-    private final long ownerEpoch;
+    private final Fence fence;
 
-    public ReleaseRef(long ownerEpoch) {
-      this.ownerEpoch = ownerEpoch;
+    public ReleaseRef(Fence fence) {
+      this.fence = fence;
     }
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
+      StreamReply unguarded = guard(entry, true);
+      if (unguarded != null) {
+        return unguarded;
+      }
       StreamLog log = entry.getValue();
       if (log == null) {
         return StreamReply.refusal(Outcome.NOT_FOUND, "stream not found");
       }
-      if (!log.isOwnedBy(ownerEpoch)) {
+      if (!log.isOwnedBy(fence)) {
         return StreamReply.of(Outcome.STALE_OWNER).owner(log.ownerEpoch(), log.ownerNode()).build();
       }
       String source = log.forkSource();
@@ -481,11 +543,11 @@ public final class StreamProcessors {
 
     @Override
     public void writeTo(WireOutput out) {
-      out.writeLong(ownerEpoch);
+      fence.writeTo(out);
     }
 
     static ReleaseRef readFrom(WireInput in) {
-      return new ReleaseRef(in.readLong());
+      return new ReleaseRef(Fence.readFrom(in));
     }
   }
 
@@ -500,6 +562,10 @@ public final class StreamProcessors {
 
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
+      StreamReply unguarded = guard(entry, true);
+      if (unguarded != null) {
+        return unguarded;
+      }
       StreamLog log = entry.getValue();
       if (log == null || !log.isExpired(now)) {
         return StreamReply.of(Outcome.OK).build();
@@ -523,6 +589,54 @@ public final class StreamProcessors {
     }
   }
 
+  // ------------------------------------------------------------------------------------------ replicate
+
+  /**
+   * Ships the whole stream to the backup copy and answers the events from {@code from}: once it
+   * completes, every event up to the tail it reports is on both copies. The owner runs it after a write
+   * whose backup was not acknowledged, before it lets anyone see past that write.
+   */
+  public static final class Replicate extends Primary {
+    static final int WIRE_TYPE = 118;
+    private final ReadStart from;
+    private final Fence fence;
+    private final long now;
+
+    public Replicate(ReadStart from, Fence fence, long now) {
+      this.from = from;
+      this.fence = fence;
+      this.now = now;
+    }
+
+    @Override
+    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+      StreamReply refused = gate(entry, fence, now, true);
+      if (refused != null) {
+        return refused;
+      }
+      StreamLog log = entry.getValue();
+      replicate(entry, log, new Put(log));
+      return log.read(from, Long.MAX_VALUE);
+    }
+
+    @Override
+    public int wireType() {
+      return WIRE_TYPE;
+    }
+
+    @Override
+    public void writeTo(WireOutput out) {
+      out.writeLong(from.wireIndex());
+      out.writeLong(from.wireBytes());
+      fence.writeTo(out);
+      out.writeLong(now);
+    }
+
+    static Replicate readFrom(WireInput in) {
+      return new Replicate(ReadStart.fromWire(in.readLong(), in.readLong()), Fence.readFrom(in), in.readLong());
+    }
+  }
+
   // ------------------------------------------------------------------------------------------ backups
 
   /** Base of the backup-side processors: they apply what the primary decided and replicate nothing further. */
@@ -533,7 +647,11 @@ public final class StreamProcessors {
     }
   }
 
-  /** Backup side of an append: applies the effect decided on the primary, without re-validating. */
+  /**
+   * Backup side of an append: applies the effect decided on the primary, without re-validating, but only
+   * at the position the primary applied it ({@link StreamLog#applyReplicated}). A missing copy or a copy
+   * that is behind throws: the backup is then not acknowledged and the primary's write fails.
+   */
   static final class ApplyAppend extends Backup {
     static final int WIRE_TYPE = 120;
     private final AppendEffect effect;
@@ -545,10 +663,11 @@ public final class StreamProcessors {
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
       StreamLog log = entry.getValue();
-      if (log != null) {
-        log.apply(effect);
-        entry.setValue(log);
+      if (log == null) {
+        throw new IllegalStateException("backup copy of " + entry.getKey() + " is missing; refused until resynchronised");
       }
+      log.applyReplicated(effect);
+      entry.setValue(log);
       return null;
     }
 
@@ -633,10 +752,11 @@ public final class StreamProcessors {
     @Override
     public StreamReply process(Map.Entry<String, StreamLog> entry) {
       StreamLog log = entry.getValue();
-      if (log != null) {
-        log.copyHeaderFrom(header);
-        entry.setValue(log);
+      if (log == null) {
+        throw new IllegalStateException("backup copy of " + entry.getKey() + " is missing; refused until resynchronised");
       }
+      log.copyHeaderFrom(header);
+      entry.setValue(log);
       return null;
     }
 

@@ -36,7 +36,14 @@ public final class StreamStore {
    */
   public Future<StreamReply> execute(String stream, StreamProcessors.Primary processor, Context context) {
     Promise<StreamReply> promise = Promise.promise();
-    map.submitToKey(stream, processor).whenCompleteAsync((reply, failure) -> context.runOnContext(v -> {
+    java.util.concurrent.CompletionStage<StreamReply> submitted;
+    try {
+      submitted = map.submitToKey(stream, processor);
+    } catch (RuntimeException e) {
+      // Refused before anything was sent (the member is shutting down): certainly not applied.
+      return Future.failedFuture(new NotSubmitted(e));
+    }
+    submitted.whenCompleteAsync((reply, failure) -> context.runOnContext(v -> {
       if (failure != null) {
         promise.fail(failure);
       } else {
@@ -44,6 +51,13 @@ public final class StreamStore {
       }
     }), Runnable::run);
     return promise.future();
+  }
+
+  /** A processor that was never submitted: it did not run anywhere. */
+  public static final class NotSubmitted extends RuntimeException {
+    NotSubmitted(RuntimeException cause) {
+      super(cause.getMessage(), cause, false, false);
+    }
   }
 
   /** Streams in this member's primary partitions whose expiry deadline has passed. */

@@ -55,6 +55,10 @@ public final class Replies {
           .withHeader(PRODUCER_EXPECTED_SEQ, Long.toString(reply.expectedSeq()))
           .withHeader(PRODUCER_RECEIVED_SEQ, Long.toString(reply.receivedSeq()));
       case LIMIT_REACHED -> ApiError.of(429, "too_many_streams", orElse(detail, "the cluster holds its maximum of streams"));
+      case NO_QUORUM -> ApiError.of(503, "no_quorum", orElse(detail, "this node is not on the majority side of the cluster"))
+          .withHeader("Retry-After", "1");
+      case UNDER_REPLICATED -> ApiError.of(503, "under_replicated", orElse(detail, "the stream has no backup copy right now"))
+          .withHeader("Retry-After", "1");
       default -> ApiError.of(503, "unavailable", "the stream owner is changing; retry").withHeader("Retry-After", "1");
     };
   }
@@ -69,6 +73,7 @@ public final class Replies {
         case UNAVAILABLE -> ApiError.of(503, "cluster_unavailable", route.getMessage()).withHeader("Retry-After", "1");
         case OUTCOME_UNKNOWN -> ApiError.of(503, "outcome_unknown", route.getMessage()).withHeader("Retry-After", "1");
         case NOT_FOUND -> ApiError.of(404, "stream_not_found", orElse(route.getMessage(), "stream not found"));
+        case NO_QUORUM -> ApiError.of(503, "no_quorum", route.getMessage()).withHeader("Retry-After", "1");
         case INTERNAL -> ApiError.of(500, "internal_error", route.getMessage());
       };
     }

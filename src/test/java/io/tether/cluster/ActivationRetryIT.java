@@ -72,7 +72,7 @@ class ActivationRetryIT {
     // stream's partition thread.
     StreamReply created = io.tether.support.Await.result(node.services().store().execute(name,
         new StreamProcessors.Create(new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null),
-            List.of(), null, -1, node.config().ringLimits(), 42, 0, "a-node-that-died", System.currentTimeMillis(), false),
+            List.of(), null, -1, node.config().ringLimits(), 42, new io.tether.stream.Fence(0, 7), "a-node-that-died", System.currentTimeMillis(), false),
         node.vertx().getOrCreateContext()));
     assertThat(created.outcome()).isEqualTo(Outcome.CREATED);
     assertThat(node.services().owners().get(name)).isNull();

@@ -43,4 +43,22 @@ class TetherConfigTest {
         "TETHER_CLUSTER_TLS_CERT", "/c.pem", "TETHER_CLUSTER_TLS_KEY", "/k.pem"));
     assertThat(closed.openToAnyone()).isEmpty();
   }
+
+  @Test
+  void aClusterOfThreeOrMoreListedMembersNeedsAMajorityAndABackupForWrites() {
+    TetherConfig single = TetherConfig.defaults();
+    assertThat(single.clusterQuorum()).isEqualTo(1);
+    assertThat(single.minReplicas()).isEqualTo(1);
+    TetherConfig three = TetherConfig.fromMap(Map.of("TETHER_CLUSTER_MEMBERS", "a:1,b:1, c:1"));
+    assertThat(three.clusterQuorum()).isEqualTo(2);
+    assertThat(three.minReplicas()).isEqualTo(2);
+    assertThat(TetherConfig.fromMap(Map.of("TETHER_CLUSTER_MEMBERS", "a,b,c,d,e")).clusterQuorum()).isEqualTo(3);
+    assertThat(TetherConfig.fromMap(Map.of("TETHER_CLUSTER_MEMBERS", "a,b")).clusterQuorum())
+        .as("two members cannot tell a crash from a partition").isEqualTo(1);
+    assertThat(TetherConfig.fromMap(Map.of("TETHER_DISCOVERY", "kubernetes")).clusterQuorum()).isEqualTo(1);
+    assertThat(TetherConfig.fromMap(Map.of("TETHER_DISCOVERY", "kubernetes", "TETHER_CLUSTER_QUORUM", "2")).minReplicas())
+        .isEqualTo(2);
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_MIN_REPLICAS", "3"))).hasMessageContaining("1 or 2");
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_CLUSTER_QUORUM", "0"))).hasMessageContaining("at least 1");
+  }
 }

@@ -17,7 +17,7 @@ class StreamLogTest {
 
   private static StreamLog stream(String contentType) {
     CreateSpec spec = new CreateSpec(new StreamSettings(contentType, -1, -1), List.of(), false, null);
-    return StreamLog.create("s", spec, List.of(), null, LIMITS, 42, 1, "node-a", NOW);
+    return StreamLog.create("s", spec, List.of(), null, LIMITS, 42, new Fence(1, 11), "node-a", NOW);
   }
 
   private static byte[] b(String s) {
@@ -60,7 +60,7 @@ class StreamLogTest {
   @Test
   void readsPastTheTailAreRefusedAndEvictedOffsetsAreGone() {
     CreateSpec spec = new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null);
-    StreamLog log = StreamLog.create("s", spec, List.of(), null, new RingLimits(2, 1000), 1, 1, "n", NOW);
+    StreamLog log = StreamLog.create("s", spec, List.of(), null, new RingLimits(2, 1000), 1, new Fence(1, 11), "n", NOW);
     for (String s : new String[] {"a", "b", "c", "d"}) {
       append(log, s);
     }
@@ -195,14 +195,14 @@ class StreamLogTest {
   @Test
   void slidingTtlExpiresIdleStreamsAndAbsoluteExpiryIgnoresActivity() {
     CreateSpec ttl = new CreateSpec(new StreamSettings("text/plain", 2, -1), List.of(), false, null);
-    StreamLog log = StreamLog.create("s", ttl, List.of(), null, LIMITS, 1, 1, "n", NOW);
+    StreamLog log = StreamLog.create("s", ttl, List.of(), null, LIMITS, 1, new Fence(1, 11), "n", NOW);
     assertThat(log.isExpired(NOW + 1999)).isFalse();
     log.touch(NOW + 1500);
     assertThat(log.isExpired(NOW + 3000)).isFalse();
     assertThat(log.isExpired(NOW + 3500)).isTrue();
 
     CreateSpec at = new CreateSpec(new StreamSettings("text/plain", -1, NOW + 1000), List.of(), false, null);
-    StreamLog fixed = StreamLog.create("s", at, List.of(), null, LIMITS, 1, 1, "n", NOW);
+    StreamLog fixed = StreamLog.create("s", at, List.of(), null, LIMITS, 1, new Fence(1, 11), "n", NOW);
     fixed.touch(NOW + 900);
     assertThat(fixed.isExpired(NOW + 1000)).isTrue();
   }
@@ -251,12 +251,13 @@ class StreamLogTest {
     StreamLog log = stream("text/plain");
     produce(log, "p", 3, 0, "one");
     produce(log, "p", 3, 1, "two");
-    log.claim("node-b", NOW);
+    log.claim("node-b", 22, NOW);
     Buffer buffer = Buffer.buffer();
     log.writeTo(new BufferWire.Out(buffer));
     StreamLog copy = StreamLog.readFrom(new BufferWire.In(buffer, 0));
     assertThat(readAll(copy)).isEqualTo("onetwo");
     assertThat(copy.ownerEpoch()).isEqualTo(2);
+    assertThat(copy.isOwnedBy(new Fence(2, 22))).isTrue();
     assertThat(copy.ownerNode()).isEqualTo("node-b");
     assertThat(produce(copy, "p", 3, 1, "two").outcome()).isEqualTo(Outcome.DUPLICATE);
     assertThat(produce(copy, "p", 3, 2, "three").outcome()).isEqualTo(Outcome.APPENDED);
@@ -271,11 +272,77 @@ class StreamLogTest {
 
     StreamLog.Applied applied = primary.append(
         new AppendSpec(b("x"), "text/plain", true, "s1", new ProducerHeaders("p", 0, 0)), NOW);
-    backup.apply(applied.effect());
+    backup.applyReplicated(applied.effect());
 
     assertThat(readAll(backup)).isEqualTo(readAll(primary));
     assertThat(backup.isClosed()).isTrue();
     assertThat(backup.tail()).isEqualTo(primary.tail());
     assertThat(produce(backup, "p", 0, 0, "x").outcome()).isEqualTo(Outcome.DUPLICATE);
+  }
+
+  @Test
+  void aBackupCopyBehindTheChangeRefusesItAndACopyAheadSkipsIt() {
+    StreamLog primary = stream("text/plain");
+    Buffer buffer = Buffer.buffer();
+    primary.writeTo(new BufferWire.Out(buffer));
+    StreamLog behind = StreamLog.readFrom(new BufferWire.In(buffer, 0));
+
+    StreamLog.Applied lost = primary.append(new AppendSpec(b("a"), "text/plain", false, null, null), NOW);
+    StreamLog.Applied next = primary.append(new AppendSpec(b("b"), "text/plain", false, null, null), NOW);
+    assertThat(next.effect().atIndex()).isEqualTo(1);
+
+    // The copy never received "a": applying "b" blind would put it at offset 0.
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> behind.applyReplicated(next.effect()))
+        .isInstanceOf(StreamLog.ReplicaGap.class);
+    assertThat(readAll(behind)).isEmpty();
+
+    // A copy that received the whole stream (a resynchronisation) already holds both: it skips them.
+    Buffer whole = Buffer.buffer();
+    primary.writeTo(new BufferWire.Out(whole));
+    StreamLog resynced = StreamLog.readFrom(new BufferWire.In(whole, 0));
+    resynced.applyReplicated(lost.effect());
+    resynced.applyReplicated(next.effect());
+    assertThat(readAll(resynced)).isEqualTo("ab");
+  }
+
+  @Test
+  void theFenceIsTheClaimNotJustTheEpoch() {
+    StreamLog log = stream("text/plain");
+    assertThat(log.isOwnedBy(new Fence(1, 11))).isTrue();
+    // Another claimant that reached the same epoch (the other side of a split) holds another fence.
+    assertThat(log.isOwnedBy(new Fence(1, 99))).isFalse();
+
+    Fence claimed = log.claim("node-b", 33, NOW);
+    assertThat(claimed).isEqualTo(new Fence(2, 33));
+    assertThat(log.isOwnedBy(new Fence(1, 11))).isFalse();
+    assertThat(log.isOwnedBy(new Fence(2, 34))).isFalse();
+
+    // A re-created stream starts again at epoch 1, under its creator's token: an owner of the deleted
+    // incarnation that also held epoch 1 cannot act on it.
+    CreateSpec spec = new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null);
+    StreamLog recreated = StreamLog.create("s", spec, List.of(), null, LIMITS, 43, new Fence(1, 77), "node-c", NOW);
+    assertThat(recreated.isOwnedBy(new Fence(1, 11))).isFalse();
+    assertThat(recreated.isOwnedBy(new Fence(1, 77))).isTrue();
+  }
+
+  @Test
+  void readsStopAtTheCommittedWatermark() {
+    StreamLog log = stream("text/plain");
+    append(log, "a");
+    append(log, "b");
+    append(log, "c");
+
+    StreamReply upToTwo = log.read(ReadStart.BEGINNING, Long.MAX_VALUE, 2);
+    assertThat(upToTwo.events()).hasSize(2);
+    assertThat(upToTwo.next()).isEqualTo(new Offset(2, 2));
+    assertThat(upToTwo.upToDate()).isTrue();
+    // Reading from the watermark finds nothing yet; past it is the future.
+    assertThat(log.read(new ReadStart.At(new Offset(2, 2)), Long.MAX_VALUE, 2).events()).isEmpty();
+    assertThat(log.read(new ReadStart.At(new Offset(3, 3)), Long.MAX_VALUE, 2).outcome()).isEqualTo(Outcome.OFFSET_FUTURE);
+    assertThat(log.describe(Outcome.OK, 2).build().next()).isEqualTo(new Offset(2, 2));
+    assertThat(log.read(ReadStart.NOW, Long.MAX_VALUE, 1).next()).isEqualTo(new Offset(1, 1));
+    // A fork of "the tail" inherits only what is committed.
+    assertThat(log.forkData(new ForkSpec("s", null, 0), null, 2).events()).hasSize(2);
+    assertThat(log.read(ReadStart.BEGINNING, Long.MAX_VALUE, Long.MAX_VALUE).events()).hasSize(3);
   }
 }

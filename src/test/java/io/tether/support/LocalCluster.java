@@ -65,6 +65,23 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
+  /** Sends {@code signal} (e.g. STOP, CONT) to node {@code i}'s process, found through its pid file. */
+  public void signal(int i, String signal) {
+    String dir = env.getOrDefault("TETHER_CLUSTER_DIR", root.resolve("target/cluster").toString());
+    try {
+      String pid = java.nio.file.Files.readString(Path.of(dir, "node-" + i + ".pid")).trim();
+      Process kill = new ProcessBuilder("kill", "-" + signal, pid).inheritIO().start();
+      if (kill.waitFor() != 0) {
+        throw new IllegalStateException("kill -" + signal + " " + pid + " failed");
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   @Override
   public void close() {
     run("down");

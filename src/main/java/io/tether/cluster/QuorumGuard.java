@@ -1,0 +1,252 @@
+package io.tether.cluster;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.instance.impl.HazelcastInstanceImpl;
+import com.hazelcast.instance.impl.HazelcastInstanceProxy;
+import com.hazelcast.internal.partition.InternalPartition;
+import com.hazelcast.internal.partition.InternalPartitionService;
+import com.hazelcast.internal.partition.PartitionReplica;
+import com.hazelcast.splitbrainprotection.HeartbeatAware;
+import com.hazelcast.splitbrainprotection.SplitBrainProtectionFunction;
+import io.tether.stream.Outcome;
+import io.tether.stream.StreamReply;
+import io.tether.stream.WriteGuard;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.Set;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The split-brain protection of a Tether member: whether this member may serve streams at all, checked
+ * on the partition thread by every stream processor ({@link WriteGuard}) and by Hazelcast itself for the
+ * maps that name it in their configuration.
+ *
+ * <p>A member serves only while it is on the majority side: itself plus the members it has heard a
+ * heartbeat from in the last {@code toleranceMillis} number at least {@code quorum}. The tolerance is
+ * shorter than Hazelcast's failure detection ({@code hazelcast.max.no.heartbeat.seconds}), so a member cut
+ * off from the others stops serving before the others declare it dead and claim its streams.
+ *
+ * <p>A frozen process (a long GC pause, SIGSTOP, a suspended VM) is the other way to be on the wrong
+ * side: when it wakes, its view of the cluster is as old as the pause, and Hazelcast even resets its
+ * heartbeat clocks so as not to suspect everyone at once. So a member that notices it was paused
+ * (its ticker thread fell behind by more than {@code pauseMillis}) forgets every heartbeat and serves
+ * again only after hearing fresh ones, sent after it woke, from a quorum. If the others expelled it
+ * meanwhile, none come until it has merged back as a new member. Operations that were queued on the
+ * partition threads before the pause run on waking; they are refused as well, because the check itself
+ * sees the ticker behind.
+ *
+ * <p>With a quorum of 1 (a single node, or a deployment that opts out) every check passes.
+ */
+public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFunction, HeartbeatAware {
+
+  private static final Logger log = LoggerFactory.getLogger(QuorumGuard.class);
+
+  /** Name of the split-brain protection that Tether's maps refer to. */
+  public static final String PROTECTION_NAME = "tether-majority";
+
+  private static final long TICK_MILLIS = 100;
+
+  private final int quorum;
+  private final int minReplicas;
+  private final long toleranceNanos;
+  private final long pauseNanos;
+  private final long settleNanos;
+  private final LongSupplier clock;
+  private final Map<UUID, Long> lastBeat = new ConcurrentHashMap<>();
+
+  private volatile long lastTick;
+  /** Heartbeats received before this time (nanos) do not count: the member woke from a pause. */
+  private volatile long ignoreBefore = Long.MIN_VALUE;
+  private volatile Supplier<Set<Member>> members;
+  private volatile InternalPartitionService partitions;
+  private volatile Thread ticker;
+
+  /**
+   * @param quorum          members (this one included) that must be in touch for this member to serve
+   * @param minReplicas     copies a stream's partition must have for a write (1: the primary alone)
+   * @param toleranceMillis how recent a member's last heartbeat must be for it to count
+   * @param pauseMillis     a ticker gap longer than this is a pause of the whole process
+   * @param clock           monotonic nanoseconds (tests pass their own)
+   */
+  public QuorumGuard(int quorum, int minReplicas, long toleranceMillis, long pauseMillis, LongSupplier clock) {
+    this.quorum = quorum;
+    this.minReplicas = minReplicas;
+    this.toleranceNanos = TimeUnit.MILLISECONDS.toNanos(toleranceMillis);
+    this.pauseNanos = TimeUnit.MILLISECONDS.toNanos(pauseMillis);
+    // Heartbeats are sent every second; Hazelcast's own reset after a pause and the heartbeats that were
+    // in flight while this process slept all arrive within this time of waking.
+    this.settleNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(2_000, toleranceMillis));
+    this.clock = clock;
+    this.lastTick = clock.getAsLong();
+  }
+
+  public int quorum() {
+    return quorum;
+  }
+
+  /** Whether this guard checks anything (a quorum above one member). */
+  public boolean enabled() {
+    return quorum > 1;
+  }
+
+  /** Binds the member: from now on its partition table and member list answer the checks. */
+  public void bind(HazelcastInstance instance) {
+    HazelcastInstanceImpl impl = instance instanceof HazelcastInstanceProxy proxy ? proxy.getOriginal()
+        : (HazelcastInstanceImpl) instance;
+    this.partitions = impl.node.getPartitionService();
+    instance.getUserContext().put(CONTEXT_KEY, this);
+    bindMembers(() -> instance.getCluster().getMembers());
+    instance.getLifecycleService().addLifecycleListener(event -> {
+      if (event.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.SHUTDOWN) {
+        close();
+      }
+    });
+  }
+
+  /** Binds the member list alone and starts the pause detector (tests drive {@link #checkPause} instead). */
+  void bindMembers(Supplier<Set<Member>> memberList) {
+    this.members = memberList;
+    // Joining the cluster took a while; that is not a pause of a process that served. And the members
+    // it joined have just answered it: they count as in touch until their heartbeats take over.
+    long now = clock.getAsLong();
+    this.lastTick = now;
+    for (Member member : memberList.get()) {
+      if (!member.localMember()) {
+        lastBeat.put(member.getUuid(), now);
+      }
+    }
+  }
+
+  /** Starts the thread that notices pauses of this process. */
+  public void startPauseDetector() {
+    if (enabled() && ticker == null) {
+      lastTick = clock.getAsLong();
+      Thread thread = new Thread(this::tick, "tether-pause-detector");
+      thread.setDaemon(true);
+      ticker = thread;
+      thread.start();
+    }
+  }
+
+  /** Stops the pause detector. */
+  public void close() {
+    Thread thread = ticker;
+    ticker = null;
+    if (thread != null) {
+      thread.interrupt();
+    }
+  }
+
+  private void tick() {
+    while (ticker == Thread.currentThread()) {
+      checkPause(clock.getAsLong());
+      try {
+        Thread.sleep(TICK_MILLIS);
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  /** Records the tick at {@code now}; a long gap since the last one means this process was paused. */
+  void checkPause(long now) {
+    long gap = now - lastTick;
+    lastTick = now;
+    if (gap > pauseNanos) {
+      pausedUntil(now);
+      log.warn("this process was paused for {} ms: it serves no stream until it hears from a quorum of members again",
+          TimeUnit.NANOSECONDS.toMillis(gap));
+    }
+  }
+
+  private void pausedUntil(long now) {
+    ignoreBefore = now + settleNanos;
+    lastBeat.clear();
+  }
+
+  /** Whether this member is on the majority side and has not just woken from a pause. */
+  public boolean hasQuorum() {
+    if (!enabled()) {
+      return true;
+    }
+    Supplier<Set<Member>> memberList = members;
+    if (memberList == null) {
+      // Still joining: Hazelcast asks before the node has bound this guard.
+      return false;
+    }
+    long now = clock.getAsLong();
+    if (now - lastTick > pauseNanos) {
+      // The ticker has not run since a pause (this check may be the first thing that ran on waking).
+      pausedUntil(now);
+      return false;
+    }
+    if (now < ignoreBefore) {
+      return false;
+    }
+    int inTouch = 1;
+    for (Member member : memberList.get()) {
+      if (member.localMember()) {
+        continue;
+      }
+      Long beat = lastBeat.get(member.getUuid());
+      if (beat != null && now - beat < toleranceNanos && beat >= ignoreBefore) {
+        inTouch++;
+      }
+    }
+    return inTouch >= quorum;
+  }
+
+  @Override
+  public StreamReply refusal(Object key, boolean write) {
+    if (!hasQuorum()) {
+      return StreamReply.refusal(Outcome.NO_QUORUM,
+          "this node is not in touch with a majority of the cluster (" + quorum + " members); retry on another node");
+    }
+    if (write && minReplicas > 1 && !hasBackup(key)) {
+      return StreamReply.refusal(Outcome.UNDER_REPLICATED,
+          "the stream's partition has no backup copy at the moment; retry shortly");
+    }
+    return null;
+  }
+
+  private boolean hasBackup(Object key) {
+    InternalPartitionService service = partitions;
+    if (service == null) {
+      return false;
+    }
+    InternalPartition partition = service.getPartition(service.getPartitionId(key));
+    PartitionReplica backup = partition.getReplica(1);
+    if (backup == null) {
+      return false;
+    }
+    for (Member member : members.get()) {
+      if (!member.localMember() && member.getUuid().equals(backup.uuid())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ Hazelcast's split-brain protection
+
+  @Override
+  public boolean apply(Collection<Member> members) {
+    return members.size() >= quorum && hasQuorum();
+  }
+
+  @Override
+  public void onHeartbeat(Member member, long timestamp) {
+    long now = clock.getAsLong();
+    if (now >= ignoreBefore) {
+      lastBeat.put(member.getUuid(), now);
+    }
+  }
+}
