@@ -8,6 +8,15 @@
 #   scripts/cluster.sh stop I     SIGTERM node I (a pod deletion: graceful handover) and wait for it to exit
 #   scripts/cluster.sh start I    start node I again and wait until it is ready and has joined
 #   scripts/cluster.sh status     one line per node: id, pid, HTTP port, ready or not
+#   scripts/cluster.sh pause I    SIGSTOP node I (a frozen process: long GC pause, suspended VM)
+#   scripts/cluster.sh resume I   SIGCONT node I
+#   scripts/cluster.sh partition I[,J...]   cut nodes I,J... off from the other nodes (they stay reachable
+#                                 from this machine); needs TETHER_NETNS=on
+#   scripts/cluster.sh heal       undo every partition
+#
+# With TETHER_NETNS=on (root only) every node runs in its own network namespace on a bridge, at
+# 10.77.K.I (K: TETHER_NETNS_ID, default 7), so that partitions are real: packets between nodes are
+# dropped by tc filters on the bridge ports. Clients on this machine reach node I at 10.77.K.I.
 #
 # Node I listens for HTTP on TETHER_BASE_PORT+I (base 8080: 8081, 8082, ...) and for Hazelcast on
 # TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/, or
@@ -26,8 +35,77 @@ NODE_JAR="${TETHER_JAR:-$JAR}"
 mkdir -p "$DIR"
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
+}
+
+NETNS="${TETHER_NETNS:-off}"
+NETNS_ID="${TETHER_NETNS_ID:-7}"
+ns_name() { echo "tth$NETNS_ID-$1"; }
+ns_host_if() { echo "tth$NETNS_ID-h$1"; }
+ns_bridge() { echo "tth${NETNS_ID}br"; }
+# The address node I listens on: its namespace's, or loopback.
+host_of() {
+  if [[ "$NETNS" == on ]]; then echo "10.77.$NETNS_ID.$1"; else echo 127.0.0.1; fi
+}
+
+# Creates the bridge and node I's namespace with its veth pair (idempotent).
+netns_node() {
+  local i="$1" ns host br
+  ns=$(ns_name "$i") host=$(ns_host_if "$i") br=$(ns_bridge)
+  if ! ip link show "$br" >/dev/null 2>&1; then
+    ip link add "$br" type bridge
+    ip addr add "10.77.$NETNS_ID.254/24" dev "$br"
+    ip link set "$br" up
+  fi
+  if ! ip netns list | grep -qw "$ns"; then
+    ip netns add "$ns"
+    ip netns exec "$ns" ip link set lo up
+  fi
+  if ! ip link show "$host" >/dev/null 2>&1; then
+    ip link add "$host" type veth peer name eth0 netns "$ns"
+    ip link set "$host" master "$br"
+    ip link set "$host" up
+    ip netns exec "$ns" ip addr add "10.77.$NETNS_ID.$i/24" dev eth0
+    ip netns exec "$ns" ip link set eth0 up
+  fi
+}
+
+netns_down() {
+  local ns
+  for ns in $(ip netns list | awk '{print $1}' | grep "^tth$NETNS_ID-" || true); do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  ip link del "$(ns_bridge)" 2>/dev/null || true
+  ip link del "tth${NETNS_ID}bp" 2>/dev/null || true
+}
+
+# partition GROUP: moves the bridge ports of the nodes in GROUP (comma-separated) to a second bridge.
+# Frames between the two bridges are lost without a trace, as in a real partition (no reset, no ICMP),
+# while this machine still reaches every node: it has the same address on both bridges and a host route
+# to each cut-off node through the second one.
+netns_partition() {
+  local group="$1" i br2="tth${NETNS_ID}bp"
+  if ! ip link show "$br2" >/dev/null 2>&1; then
+    ip link add "$br2" type bridge
+    ip addr add "10.77.$NETNS_ID.254/32" dev "$br2"
+    ip link set "$br2" up
+  fi
+  for i in ${group//,/ }; do
+    ip link set "$(ns_host_if "$i")" master "$br2"
+    ip route replace "10.77.$NETNS_ID.$i/32" dev "$br2"
+  done
+}
+
+netns_heal() {
+  local n="$1" i br2="tth${NETNS_ID}bp"
+  for i in $(seq 1 "$n"); do
+    if ip link show "$(ns_host_if "$i")" 2>/dev/null | grep -q "master $br2"; then
+      ip link set "$(ns_host_if "$i")" master "$(ns_bridge)"
+    fi
+    ip route del "10.77.$NETNS_ID.$i/32" dev "$br2" 2>/dev/null || true
+  done
+  ip link del "$br2" 2>/dev/null || true
 }
 
 http_port() { echo $((BASE_PORT + $1)); }
@@ -38,7 +116,7 @@ size() { cat "$DIR/size" 2>/dev/null || echo 0; }
 members_list() {
   local n="$1" list="" i
   for i in $(seq 1 "$n"); do
-    list+="${list:+,}127.0.0.1:$((CLUSTER_BASE_PORT + i))"
+    list+="${list:+,}$(host_of "$i"):$((CLUSTER_BASE_PORT + i))"
   done
   echo "$list"
 }
@@ -89,24 +167,29 @@ start_node() {
   if alive "$i"; then
     return
   fi
+  local in_ns=()
+  if [[ "$NETNS" == on ]]; then
+    netns_node "$i"
+    in_ns=(ip netns exec "$(ns_name "$i")")
+  fi
   TETHER_NODE_ID="node-$i" \
-  TETHER_HTTP_HOST=127.0.0.1 \
+  TETHER_HTTP_HOST="$(host_of "$i")" \
   TETHER_HTTP_PORT="$(http_port "$i")" \
-  TETHER_CLUSTER_HOST=127.0.0.1 \
+  TETHER_CLUSTER_HOST="$(host_of "$i")" \
   TETHER_CLUSTER_PORT=$((CLUSTER_BASE_PORT + i)) \
   TETHER_CLUSTER_MEMBERS="$(members_list "$n")" \
   TETHER_CLUSTER_NAME="${TETHER_CLUSTER_NAME:-tether-local}" \
   TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
   TETHER_CLUSTER_TLS_CERT="$TLS_CERT" \
   TETHER_CLUSTER_TLS_KEY="$TLS_KEY" \
-    nohup java $JVM_OPTS -jar "$NODE_JAR" >>"$DIR/node-$i.log" 2>&1 &
+    nohup "${in_ns[@]}" java $JVM_OPTS -jar "$NODE_JAR" >>"$DIR/node-$i.log" 2>&1 &
   echo $! >"$DIR/node-$i.pid"
 }
 
 # wait_members I N SECONDS: node I ready and reporting N members.
 wait_members() {
   local i="$1" n="$2" deadline=$((SECONDS + ${3:-90})) url
-  url="http://127.0.0.1:$(http_port "$i")/health/ready"
+  url="http://$(host_of "$i"):$(http_port "$i")/health/ready"
   until curl -fsS "$url" 2>/dev/null | grep -q "\"members\":$n[,}]"; do
     if ! alive "$i"; then
       echo "node $i exited; see $DIR/node-$i.log" >&2
@@ -149,6 +232,9 @@ case "$cmd" in
       kill -KILL "$pid" 2>/dev/null || true
       rm -f "$f"
     done
+    if [[ "$NETNS" == on ]]; then
+      netns_down
+    fi
     echo "cluster stopped"
     ;;
   kill|stop)
@@ -187,10 +273,29 @@ case "$cmd" in
     wait_members "$i" "$running"
     echo "node $i ready ($running members)"
     ;;
+  pause|resume)
+    i="${2:-}"
+    [[ "$i" =~ ^[1-9][0-9]*$ ]] || usage
+    pid=$(pid_of "$i")
+    [[ -n "$pid" ]] || { echo "node $i is not running" >&2; exit 1; }
+    kill "-$([[ "$cmd" == pause ]] && echo STOP || echo CONT)" "$pid"
+    echo "node $i (pid $pid) ${cmd}d"
+    ;;
+  partition)
+    [[ "$NETNS" == on ]] || { echo "partitions need TETHER_NETNS=on (network namespaces, root)" >&2; exit 1; }
+    [[ "${2:-}" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || usage
+    netns_partition "$2"
+    echo "nodes $2 cut off from the others"
+    ;;
+  heal)
+    [[ "$NETNS" == on ]] || exit 0
+    netns_heal "$(size)"
+    echo "partitions healed"
+    ;;
   status)
     for i in $(seq 1 "$(size)"); do
       if alive "$i"; then
-        state=$(curl -fsS "http://127.0.0.1:$(http_port "$i")/health/ready" 2>/dev/null || echo '{"status":"DOWN"}')
+        state=$(curl -sS "http://$(host_of "$i"):$(http_port "$i")/health/ready" 2>/dev/null || echo '{"status":"DOWN"}')
         echo "node-$i pid $(pid_of "$i") http $(http_port "$i") $state"
       else
         echo "node-$i not running"

@@ -35,6 +35,16 @@ public final class ClusterView {
     this.quorum = quorum;
   }
 
+  /**
+   * Whether a write to {@code stream} that just completed can be trusted to sit on a backup copy: this
+   * member still has its quorum and the stream's partition has a backup on a current member. Hazelcast
+   * completes a write whose backup member left the cluster as if the backup had acknowledged it (also
+   * when the members that "left" are the other side of a partition); such a write is not replicated.
+   */
+  public boolean writeStillReplicated(String stream) {
+    return quorum.refusal(stream, true) == null;
+  }
+
   /** Whether this node is on the majority side of the cluster and may serve (see {@link QuorumGuard}). */
   public boolean hasQuorum() {
     return quorum.hasQuorum();

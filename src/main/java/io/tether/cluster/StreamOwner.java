@@ -342,7 +342,13 @@ public final class StreamOwner extends VerticleBase {
 
   private Future<StreamReply> appendSpec(AppendSpec spec) {
     long started = System.nanoTime();
-    return execute(new StreamProcessors.Append(spec, fence, now())).andThen(ar -> {
+    return execute(new StreamProcessors.Append(spec, fence, now())).compose(reply -> {
+      if (reply.outcome() == Outcome.APPENDED && !services.cluster().writeStillReplicated(stream)) {
+        // Completed because the backup member left, not because it acknowledged: unknown, not 2xx.
+        return Future.failedFuture(new UnconfirmedWrite());
+      }
+      return Future.succeededFuture(reply);
+    }).andThen(ar -> {
       if (ar.failed()) {
         // The processor may have run on the primary without its backup acknowledging: nothing past this
         // point is shown until the whole stream has been re-replicated.
@@ -449,6 +455,11 @@ public final class StreamOwner extends VerticleBase {
   private void createWithinLimit(Message<WireMessage> message, CreateSpec spec) {
     if (spec.fork() == null) {
       execute(createProcessor(spec, List.of(), null, -1, false)).onComplete(ar -> {
+        if (ar.succeeded() && ar.result().outcome() == Outcome.CREATED
+            && !services.cluster().writeStillReplicated(stream)) {
+          fail(message, new UnconfirmedWrite(), true);
+          return;
+        }
         if (ar.succeeded()) {
           afterCreate(ar.result());
         }
@@ -688,7 +699,8 @@ public final class StreamOwner extends VerticleBase {
     }
     boolean replicating = unreplicated;
     read.onComplete(ar -> {
-      if (ar.failed() || ar.result().outcome() != Outcome.OK) {
+      if (ar.failed() || ar.result().outcome() != Outcome.OK
+          || (replicating && !services.cluster().writeStillReplicated(stream))) {
         if (ar.succeeded() && ar.result().outcome() == Outcome.MOVED) {
           return;
         }
@@ -950,6 +962,13 @@ public final class StreamOwner extends VerticleBase {
   }
 
   private record Held(long index, Message<WireMessage> message, StreamReply reply) {
+  }
+
+  /** A write that completed without a confirmed backup (its backup member left meanwhile). */
+  static final class UnconfirmedWrite extends RuntimeException {
+    UnconfirmedWrite() {
+      super("the write completed without a confirmed backup copy", null, false, false);
+    }
   }
 
   /** The member refused to act for this stream now (minority side, pause, no backup): answered as is. */

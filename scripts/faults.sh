@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The fault-injection harness: rounds of concurrent work (idempotent producers with five requests in
+# flight, plain appends, session turns, readers on SSE, long-poll and WebSocket resuming across nodes)
+# against a local cluster of real processes, one fault per round, each round's history checked:
+# every acknowledged append stored exactly once, nothing refused stored, producer sequences unforked,
+# every reader's view a prefix of the final stream, every session turn ended exactly once.
+#
+#   scripts/faults.sh [--nodes 3|5] [--rounds N] [--faults kill,stop,term,partition,backup-stall] [--seed S]
+#
+# Defaults: 3 nodes, 1 round of each fault (the short form CI runs). The long form:
+#   scripts/faults.sh --rounds 50 ; scripts/faults.sh --nodes 5 --rounds 20
+#
+# Faults: kill (SIGKILL of a stream's owner, restarted 3 s later), stop (SIGSTOP of the owner for 10 s,
+# then SIGCONT), term (SIGTERM of the owner, then restart), partition (the owner, with one more node in
+# a 5-node cluster, cut off from the others for 15 s and healed), backup-stall (the node with the
+# stream's backup copy frozen for 3 s while writes go on, then the owner killed).
+#
+# Partitions need network namespaces (root): each node then runs in its own namespace on a bridge
+# (scripts/cluster.sh with TETHER_NETNS=on). Without them the partition fault is skipped, and said so.
+# Uses HTTP ports 25081.. and Hazelcast ports 22701..; results in target/faults/report.md.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+NODES=3
+ARGS=()
+FAULTS="kill,stop,term,partition,backup-stall"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --nodes) NODES="$2"; shift 2 ;;
+    --faults) FAULTS="$2"; shift 2 ;;
+    --rounds|--seed) ARGS+=("$1" "$2"); shift 2 ;;
+    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  esac
+done
+
+OUT="$ROOT/target/faults"
+mkdir -p "$OUT"
+export TETHER_BASE_PORT=25080 TETHER_CLUSTER_BASE_PORT=22700 TETHER_CLUSTER_NAME="faults-$$" \
+  TETHER_CLUSTER_DIR="$OUT/cluster" TETHER_MAX_CONNECTIONS_PER_IP=0 TETHER_LOG_LEVEL=INFO
+export TETHER_JVM_OPTS="${TETHER_JVM_OPTS:--Xmx384m}"
+# Short answers, so that several turns fit in a round.
+export TETHER_SIM_ANSWER_WORDS="${TETHER_SIM_ANSWER_WORDS:-40}" TETHER_SIM_TOKENS_PER_SECOND="${TETHER_SIM_TOKENS_PER_SECOND:-40}"
+
+NETNS_PREFIX=""
+if [[ "$(id -u)" == 0 ]] && ip netns add tth-probe-$$ 2>/dev/null; then
+  ip netns del tth-probe-$$
+  export TETHER_NETNS=on TETHER_NETNS_ID="${TETHER_NETNS_ID:-7}"
+  NETNS_PREFIX="10.77.$TETHER_NETNS_ID."
+elif [[ ",$FAULTS," == *",partition,"* ]]; then
+  echo "network namespaces are not available (needs root and ip netns): skipping the partition fault" >&2
+  FAULTS=$(echo ",$FAULTS," | sed 's/,partition,/,/; s/^,//; s/,$//')
+fi
+
+ensure_jar
+bench_classpath
+cd "$ROOT"
+trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
+scripts/cluster.sh down >/dev/null 2>&1 || true
+rm -f "$TETHER_CLUSTER_DIR"/node-*.log
+scripts/cluster.sh up "$NODES" >&2
+echo "fault harness: $NODES nodes, faults $FAULTS, ${ARGS[*]:-1 round each}" >&2
+java -cp "$CP" io.tether.harness.FaultHarness --nodes "$NODES" --faults "$FAULTS" --netns "$NETNS_PREFIX" \
+  --base-port "$TETHER_BASE_PORT" --report "$OUT/report.md" "${ARGS[@]}"
