@@ -223,12 +223,15 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       return false;
     }
     InternalPartition partition = service.getPartition(service.getPartitionId(key));
+    PartitionReplica primary = partition.getReplica(0);
     PartitionReplica backup = partition.getReplica(1);
-    if (backup == null) {
+    if (backup == null || primary == null || backup.uuid().equals(primary.uuid())) {
       return false;
     }
+    // Processors run on the primary, where the backup is another member; a stream owner that runs on a
+    // member other than its partition's primary (during a migration) asks too, and may hold the backup.
     for (Member member : members.get()) {
-      if (!member.localMember() && member.getUuid().equals(backup.uuid())) {
+      if (member.getUuid().equals(backup.uuid())) {
         return true;
       }
     }
