@@ -138,10 +138,13 @@ class ReplicationSafetyIT {
     List<String> unknown = new ArrayList<>();
     cluster.signal(owner, "STOP");
     try {
-      // The majority detects the loss, claims the stream, and takes appends.
-      long until = System.currentTimeMillis() + 10_000;
+      // The majority detects the loss, claims the stream, and takes appends. The owner stays frozen for
+      // at least 10 s and until the majority has acknowledged one (on a starved machine a survivor can
+      // stall too, and the two survivors then need a merge before they form a majority again).
+      long frozen = System.currentTimeMillis();
       int i = 0;
-      while (System.currentTimeMillis() < until) {
+      while (System.currentTimeMillis() < frozen + 10_000
+          || (acknowledged.isEmpty() && System.currentTimeMillis() < frozen + 60_000)) {
         String body = "m" + i++ + ";";
         Resp r = http[others.get(i % 2)].post(path, "text/plain", body);
         (r.status() / 100 == 2 ? acknowledged : unknown).add(body);
