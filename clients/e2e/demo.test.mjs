@@ -92,10 +92,15 @@ test('an answer cut by a network loss is rendered complete, with no repeated tex
   await ask(page, 'Tell me everything about durable sessions');
   await until(async () => (await renderedAnswer(page))?.length > 20, 'the answer to start');
   await context.setOffline(true);
+  // While the page is offline, the server keeps generating. A frame that was already on its way into the
+  // page when it went offline may still render, so the cut is taken once the server has moved on.
+  const wentOffline = (await renderedAnswer(page)).length;
+  await until(async () => lastAnswer(await snapshot(NODES[0], session)).length > wentOffline + 40, 'generation to go on');
   const cutAt = (await renderedAnswer(page)).length;
-  // While the page is offline, the server keeps generating.
-  await until(async () => lastAnswer(await snapshot(NODES[0], session)).length > cutAt + 40, 'generation to go on');
+  const serverAtCut = lastAnswer(await snapshot(NODES[0], session)).length;
+  await until(async () => lastAnswer(await snapshot(NODES[0], session)).length > serverAtCut + 40, 'generation to go on');
   assert.equal((await renderedAnswer(page)).length, cutAt, 'nothing reaches an offline page');
+  assert.ok(cutAt < serverAtCut, 'the page is behind the server while offline');
   await context.setOffline(false);
   const expected = await completed(NODES[0], session);
   await until(async () => (await renderedAnswer(page)) === expected, 'the page to show the whole answer');
