@@ -65,14 +65,28 @@ class SessionAbuseIT {
     return minted.json().getString("token");
   }
 
-  /** Opens one SSE connection per device name, waits until they are all live, then closes them. */
+  /**
+   * Opens one SSE connection per device name, waits until they are all live, then closes them. A connection
+   * refused for the moment (503 on a starved machine) is opened again, as a client would.
+   */
   private static void connectDevices(SessionClient session, String token, String prefix, int devices) {
     List<SseReader> readers = new ArrayList<>();
+    java.util.function.IntFunction<SseReader> open =
+        i -> http.sse(session.streamPath() + "?live=sse&offset=now&token=" + token + "&device=" + prefix + i);
     try {
       for (int i = 0; i < devices; i++) {
-        readers.add(http.sse(session.streamPath() + "?live=sse&offset=now&token=" + token + "&device=" + prefix + i));
+        readers.add(open.apply(i));
       }
-      await().atMost(DEADLINE).until(() -> readers.stream().allMatch(r -> r.lastControl() != null));
+      await().atMost(DEADLINE).until(() -> {
+        for (int i = 0; i < devices; i++) {
+          SseReader r = readers.get(i);
+          if (r.lastControl() == null && (r.status() == 503 || r.ended())) {
+            r.close();
+            readers.set(i, open.apply(i));
+          }
+        }
+        return readers.stream().allMatch(r -> r.lastControl() != null);
+      });
     } finally {
       readers.forEach(SseReader::close);
     }
