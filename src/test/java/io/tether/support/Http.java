@@ -22,15 +22,22 @@ public final class Http implements AutoCloseable {
 
   private final Vertx vertx = Vertx.vertx();
   private final HttpClientAgent client;
+  private final String host;
   private final int port;
 
   public Http(int port) {
+    this("127.0.0.1", port);
+  }
+
+  /** A client of a node listening on {@code host} (a node in a network namespace has an address of its own). */
+  public Http(String host, int port) {
+    this.host = host;
     this.port = port;
     // A new connection per request, outside the client's pool: the Vert.x 5.0.10 pool occasionally hands a
     // request to a connection it is evicting, and that request never completes (seen with and without
     // keep-alive; the server had answered every request it received). Fresh connections keep the tests
     // about the server.
-    this.client = vertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1").setDefaultPort(port)
+    this.client = vertx.createHttpClient(new HttpClientOptions().setDefaultHost(host).setDefaultPort(port)
         .setKeepAlive(false), new PoolOptions().setHttp1MaxSize(64));
   }
 
@@ -60,7 +67,7 @@ public final class Http implements AutoCloseable {
   private Resp attempt(HttpMethod method, String path, Map<String, String> headers, byte[] body) {
     RequestOptions options = new RequestOptions().setMethod(method).setURI(path);
     headers.forEach(options::putHeader);
-    return Await.result(client.connect(new HttpConnectOptions().setHost("127.0.0.1").setPort(port))
+    return Await.result(client.connect(new HttpConnectOptions().setHost(host).setPort(port))
         .compose(connection -> connection.request(options)
             .compose(req -> req.send(body == null ? Buffer.buffer() : Buffer.buffer(body)))
             .compose(res -> res.body().map(b -> new Resp(res.statusCode(), res.headers(), b.getBytes())))
@@ -106,7 +113,7 @@ public final class Http implements AutoCloseable {
   public WsReader ws(String path) {
     WebSocketClient ws = vertx.createWebSocketClient(new WebSocketClientOptions()
         .setMaxFrameSize(16 << 20).setMaxMessageSize(16 << 20));
-    return WsReader.open(ws, new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(path));
+    return WsReader.open(ws, new WebSocketConnectOptions().setHost(host).setPort(port).setURI(path));
   }
 
   @Override

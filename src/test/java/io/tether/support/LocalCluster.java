@@ -35,6 +35,36 @@ public final class LocalCluster implements AutoCloseable {
     return this;
   }
 
+  /**
+   * The address node {@code i} listens on: loopback, or its network namespace's address when the cluster
+   * runs with {@code TETHER_NETNS=on}.
+   */
+  public String host(int i) {
+    return "on".equals(env.get("TETHER_NETNS")) ? "10.77." + env.getOrDefault("TETHER_NETNS_ID", "7") + "." + i : "127.0.0.1";
+  }
+
+  /**
+   * Whether this machine can run nodes in network namespaces (root and a working {@code ip netns}), which a
+   * real partition needs.
+   */
+  public static boolean networkNamespacesAvailable() {
+    String probe = "tth-probe-" + ProcessHandle.current().pid();
+    try {
+      Process add = new ProcessBuilder("ip", "netns", "add", probe).redirectErrorStream(true).start();
+      add.getInputStream().readAllBytes();
+      if (add.waitFor() != 0) {
+        return false;
+      }
+      new ProcessBuilder("ip", "netns", "del", probe).redirectErrorStream(true).start().waitFor();
+      return true;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** HTTP port of node {@code i} (1-based). */
   public int port(int i) {
     return basePort + i;
