@@ -62,7 +62,15 @@ netns_node() {
     ip netns add "$ns"
     ip netns exec "$ns" ip link set lo up
   fi
-  if ! ip link show "$host" >/dev/null 2>&1; then
+  if ! ip netns exec "$ns" ip link show eth0 >/dev/null 2>&1; then
+    # A host end of that name belongs to a namespace deleted a moment ago: the kernel removes such
+    # namespaces, and their links, asynchronously. Delete it and wait until it is gone.
+    ip link del "$host" 2>/dev/null || true
+    local waited=0
+    while ip link show "$host" >/dev/null 2>&1 && (( waited < 100 )); do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
     ip link add "$host" type veth peer name eth0 netns "$ns"
     ip link set "$host" master "$br"
     ip link set "$host" up

@@ -12,7 +12,7 @@
 #
 # Faults: kill (SIGKILL of a stream's owner, restarted 3 s later), stop (SIGSTOP of the owner for 10 s,
 # then SIGCONT), term (SIGTERM of the owner, then restart), partition (the owner, with one more node in
-# a 5-node cluster, cut off from the others for 15 s and healed), backup-stall (the node with the
+# a 5-node cluster, every other time its backup, cut off from the others for 15 s and healed), backup-stall (the node with the
 # stream's backup copy frozen for 3 s while writes go on, then the owner killed).
 #
 # Partitions need network namespaces (root): each node then runs in its own namespace on a bridge

@@ -43,7 +43,15 @@ import java.util.function.Supplier;
  * partition threads before the pause run on waking; they are refused as well, because the check itself
  * sees the ticker behind.
  *
- * <p>With a quorum of 1 (a single node, or a deployment that opts out) every check passes.
+ * <p>A partition whose every copy was on members this side lost (two members gone within the time it takes
+ * to re-create backups, or a 3|2 split that left both copies on the other side) is <em>lost</em> here: the
+ * stream map is empty there, but that says nothing about whether a stream exists. Until the members come
+ * back (each merged member announces the partitions whose entries it handed over) or {@code lostHoldMillis} pass, every stream of a lost
+ * partition is refused with {@link Outcome#PARTITION_LOST}: no read answers "not found" for a stream that
+ * exists on the other side, and no create makes a second stream of that name that the merge would keep in
+ * place of the first (merge policy: the larger side's entry wins).
+ *
+ * <p>With a quorum of 1 (a single node, or a deployment that opts out) the quorum checks pass.
  */
 public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFunction, HeartbeatAware {
 
@@ -54,6 +62,12 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
 
   private static final long TICK_MILLIS = 100;
 
+  /** How long a lost partition is refused at most, unless a merge brings its members back sooner. */
+  public static final long LOST_PARTITION_HOLD_MILLIS = 600_000;
+
+  /** The topic on which a member that has merged back into the cluster announces it. */
+  static final String MERGED_TOPIC = "tether.merged";
+
   private final int quorum;
   private final int minReplicas;
   private final long toleranceNanos;
@@ -61,12 +75,16 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   private final long settleNanos;
   private final LongSupplier clock;
   private final Map<UUID, Long> lastBeat = new ConcurrentHashMap<>();
+  /** Partitions whose every copy was lost, with the time (nanos) it was noticed. */
+  private final Map<Integer, Long> lostPartitions = new ConcurrentHashMap<>();
+  private final long lostHoldNanos;
 
   private volatile long lastTick;
   /** Heartbeats received before this time (nanos) do not count: the member woke from a pause. */
   private volatile long ignoreBefore = Long.MIN_VALUE;
   private volatile Supplier<Set<Member>> members;
   private volatile InternalPartitionService partitions;
+  private volatile java.util.function.ToIntFunction<Object> partitionIds;
   private volatile Thread ticker;
 
   /**
@@ -77,6 +95,13 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
    * @param clock           monotonic nanoseconds (tests pass their own)
    */
   public QuorumGuard(int quorum, int minReplicas, long toleranceMillis, long pauseMillis, LongSupplier clock) {
+    this(quorum, minReplicas, toleranceMillis, pauseMillis, LOST_PARTITION_HOLD_MILLIS, clock);
+  }
+
+  /** As above, with how long a lost partition is refused at most ({@code lostHoldMillis}). */
+  QuorumGuard(int quorum, int minReplicas, long toleranceMillis, long pauseMillis, long lostHoldMillis,
+              LongSupplier clock) {
+    this.lostHoldNanos = TimeUnit.MILLISECONDS.toNanos(lostHoldMillis);
     this.quorum = quorum;
     this.minReplicas = minReplicas;
     this.toleranceNanos = TimeUnit.MILLISECONDS.toNanos(toleranceMillis);
@@ -102,13 +127,105 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     HazelcastInstanceImpl impl = instance instanceof HazelcastInstanceProxy proxy ? proxy.getOriginal()
         : (HazelcastInstanceImpl) instance;
     this.partitions = impl.node.getPartitionService();
+    InternalPartitionService service = partitions;
+    this.partitionIds = service::getPartitionId;
     instance.getUserContext().put(CONTEXT_KEY, this);
     bindMembers(() -> instance.getCluster().getMembers());
-    instance.getLifecycleService().addLifecycleListener(event -> {
-      if (event.getState() == com.hazelcast.core.LifecycleEvent.LifecycleState.SHUTDOWN) {
-        close();
+    instance.getMap(io.tether.stream.StreamStore.MAP_NAME)
+        .addPartitionLostListener(event -> partitionLost(event.getPartitionId()));
+    com.hazelcast.topic.ITopic<String> merged = instance.getTopic(MERGED_TOPIC);
+    merged.addMessageListener(message -> {
+      if (!message.getPublishingMember().localMember()) {
+        partitionsBack(parsePartitions(message.getMessageObject()),
+            "member " + message.getPublishingMember().getAddress() + " merged back into the cluster");
       }
     });
+    java.util.concurrent.atomic.AtomicReference<String> mergingPrimaries = new java.util.concurrent.atomic.AtomicReference<>("");
+    instance.getLifecycleService().addLifecycleListener(event -> {
+      switch (event.getState()) {
+        case SHUTDOWN -> close();
+        case MERGING -> {
+          // Before the merge resets this member, the partitions it is primary for: the entries it is about
+          // to hand to the larger side.
+          StringBuilder ids = new StringBuilder();
+          for (com.hazelcast.partition.Partition partition : instance.getPartitionService().getPartitions()) {
+            Member owner = partition.getOwner();
+            if (owner != null && owner.localMember()) {
+              ids.append(ids.length() == 0 ? "" : ",").append(partition.getPartitionId());
+            }
+          }
+          mergingPrimaries.set(ids.toString());
+        }
+        case MERGED -> {
+          // This member rejoined the larger side and handed it the entries of the partitions it was primary
+          // for (Hazelcast waits for the merge operations before this event). Those partitions are back on
+          // the larger side; this member's own view starts afresh.
+          lostPartitions.clear();
+          merged.publish(mergingPrimaries.get());
+        }
+        default -> {
+        }
+      }
+    });
+  }
+
+  private static Set<Integer> parsePartitions(String ids) {
+    Set<Integer> partitions = new java.util.HashSet<>();
+    for (String id : ids.split(",")) {
+      if (!id.isBlank()) {
+        partitions.add(Integer.parseInt(id.trim()));
+      }
+    }
+    return partitions;
+  }
+
+  /** Sets how keys map to partitions (tests; a bound member uses its partition service). */
+  void bindPartitions(java.util.function.ToIntFunction<Object> partitionOf) {
+    this.partitionIds = partitionOf;
+  }
+
+  /** Every copy of {@code partitionId}'s streams was lost on this side. */
+  void partitionLost(int partitionId) {
+    boolean first = lostPartitions.isEmpty();
+    if (lostPartitions.put(partitionId, clock.getAsLong()) == null) {
+      if (first) {
+        log.warn("every copy of partition {} (and perhaps more: see the count when they come back) was on members that "
+            + "left: their streams are refused (503 partition_unavailable) until those members merge back, or for {} s",
+            partitionId, TimeUnit.NANOSECONDS.toSeconds(lostHoldNanos));
+      } else {
+        log.debug("every copy of partition {} was on members that left", partitionId);
+      }
+    }
+  }
+
+  /** A member that held {@code partitionIds} has merged back: their streams are served again. */
+  void partitionsBack(Set<Integer> partitionIds, String why) {
+    int back = 0;
+    for (Integer id : partitionIds) {
+      back += lostPartitions.remove(id) != null ? 1 : 0;
+    }
+    if (back > 0) {
+      log.info("{}: {} lost partition(s) are served again, {} still lost", why, back, lostPartitions.size());
+    }
+  }
+
+  /** Whether {@code partitionId} is lost on this side and still held. */
+  boolean isLost(int partitionId) {
+    if (lostPartitions.isEmpty()) {
+      return false;
+    }
+    Long since = lostPartitions.get(partitionId);
+    if (since == null) {
+      return false;
+    }
+    if (clock.getAsLong() - since > lostHoldNanos) {
+      if (lostPartitions.remove(partitionId, since)) {
+        log.warn("partition {} was lost {} s ago and its members did not come back: its streams are taken as gone",
+            partitionId, TimeUnit.NANOSECONDS.toSeconds(lostHoldNanos));
+      }
+      return false;
+    }
+    return true;
   }
 
   /** Binds the member list alone and starts the pause detector (tests drive {@link #checkPause} instead). */
@@ -209,6 +326,11 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     if (!hasQuorum()) {
       return StreamReply.refusal(Outcome.NO_QUORUM,
           "this node is not in touch with a majority of the cluster (" + quorum + " members); retry on another node");
+    }
+    java.util.function.ToIntFunction<Object> partitionOf = partitionIds;
+    if (!lostPartitions.isEmpty() && partitionOf != null && isLost(partitionOf.applyAsInt(key))) {
+      return StreamReply.refusal(Outcome.PARTITION_LOST, "every copy of this stream's partition is on members that "
+          + "left the cluster (a split or two members lost at once): it may exist there; retry once they are back");
     }
     if (write && minReplicas > 1 && !hasBackup(key)) {
       return StreamReply.refusal(Outcome.UNDER_REPLICATED,

@@ -125,7 +125,7 @@ public final class StreamOwner extends VerticleBase {
       Future<StreamReply> claim = services.store()
           .execute(stream, new StreamProcessors.Claim(services.nodeId(), token, now()), context)
           .compose(reply -> {
-            if (reply.outcome() == Outcome.NO_QUORUM || reply.outcome() == Outcome.UNDER_REPLICATED) {
+            if (reply.outcome().isRetryLater()) {
               return Future.failedFuture(new Refused(reply));
             }
             claimed(reply);
@@ -139,7 +139,7 @@ public final class StreamOwner extends VerticleBase {
       started = services.store()
           .execute(stream, new StreamProcessors.Claim(services.nodeId(), token, now()), context)
           .compose(reply -> {
-            if (reply.outcome() == Outcome.NO_QUORUM || reply.outcome() == Outcome.UNDER_REPLICATED) {
+            if (reply.outcome().isRetryLater()) {
               return Future.failedFuture(new Refused(reply));
             }
             if (reply.outcome() == Outcome.ABSENT) {

@@ -87,7 +87,10 @@ public final class StreamRouter {
 
   /** The failure for an answer that is not the one asked for: a quorum refusal, else not found. */
   private static RouteException refusal(StreamReply reply) {
-    if (reply.outcome() == Outcome.NO_QUORUM || reply.outcome() == Outcome.UNDER_REPLICATED) {
+    if (reply.outcome() == Outcome.PARTITION_LOST) {
+      return new RouteException(RouteException.Kind.PARTITION_LOST, reply.detail());
+    }
+    if (reply.outcome().isRetryLater()) {
       return new RouteException(RouteException.Kind.NO_QUORUM, reply.detail());
     }
     return new RouteException(RouteException.Kind.NOT_FOUND, reply.detail());
@@ -361,6 +364,8 @@ public final class StreamRouter {
       NOT_FOUND,
       /** This node, or the stream's owner, is not on the majority side of the cluster (503, retry elsewhere). */
       NO_QUORUM,
+      /** Every copy of the stream's partition is on members this side lost; it may exist (503, retry). */
+      PARTITION_LOST,
       /** The owner failed while handling the request (500). */
       INTERNAL
     }

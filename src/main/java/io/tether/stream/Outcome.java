@@ -55,5 +55,16 @@ public enum Outcome {
    */
   NO_QUORUM,
   /** The stream's partition has no backup copy right now and writes need one (503, retry). */
-  UNDER_REPLICATED
+  UNDER_REPLICATED,
+  /**
+   * Every copy of the stream's partition was on members this side of the cluster lost (two members gone
+   * at once, or a split that left both copies on the other side): whether the stream exists is unknown
+   * here until they rejoin, so nothing is answered as absent and nothing is created (503, retry).
+   */
+  PARTITION_LOST;
+
+  /** Whether this is a refusal of the member to serve the stream now, to be retried later or elsewhere. */
+  public boolean isRetryLater() {
+    return this == NO_QUORUM || this == UNDER_REPLICATED || this == PARTITION_LOST;
+  }
 }

@@ -23,6 +23,9 @@ public final class Replies {
   /** Custom header on 410 answers for an evicted offset: where the retained events begin. */
   public static final String EARLIEST_OFFSET = "Stream-Earliest-Offset";
 
+  private static final String PARTITION_LOST_DETAIL =
+      "every copy of this stream's partition is on members out of reach; retry once they are back";
+
   private Replies() {
   }
 
@@ -59,6 +62,8 @@ public final class Replies {
           .withHeader("Retry-After", "1");
       case UNDER_REPLICATED -> ApiError.of(503, "under_replicated", orElse(detail, "the stream has no backup copy right now"))
           .withHeader("Retry-After", "1");
+      case PARTITION_LOST -> ApiError.of(503, "partition_unavailable", orElse(detail, PARTITION_LOST_DETAIL))
+          .withHeader("Retry-After", "5");
       default -> ApiError.of(503, "unavailable", "the stream owner is changing; retry").withHeader("Retry-After", "1");
     };
   }
@@ -74,6 +79,8 @@ public final class Replies {
         case OUTCOME_UNKNOWN -> ApiError.of(503, "outcome_unknown", route.getMessage()).withHeader("Retry-After", "1");
         case NOT_FOUND -> ApiError.of(404, "stream_not_found", orElse(route.getMessage(), "stream not found"));
         case NO_QUORUM -> ApiError.of(503, "no_quorum", route.getMessage()).withHeader("Retry-After", "1");
+        case PARTITION_LOST -> ApiError.of(503, "partition_unavailable", orElse(route.getMessage(), PARTITION_LOST_DETAIL))
+            .withHeader("Retry-After", "5");
         case INTERNAL -> ApiError.of(500, "internal_error", route.getMessage());
       };
     }

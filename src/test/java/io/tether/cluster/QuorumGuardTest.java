@@ -111,4 +111,34 @@ class QuorumGuardTest {
       throw new IllegalStateException(e);
     }
   }
+
+  @Test
+  void aPartitionWhoseEveryCopyWasLostIsRefusedUntilItsMembersMergeBack() {
+    guard.onHeartbeat(second, 0);
+    guard.bindPartitions(key -> key.equals("lost") ? 7 : 8);
+    guard.partitionLost(7);
+    // Neither "not found" for a read nor a create of a second stream of that name: refused, retry later.
+    assertThat(guard.refusal("lost", false).outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(guard.refusal("lost", true).outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(guard.refusal("kept", true)).as("other partitions are served").isNull();
+    // The merged member announces the partitions whose entries it handed over; only those are served again.
+    guard.partitionLost(9);
+    guard.partitionsBack(Set.of(7, 3), "a member merged back");
+    assertThat(guard.refusal("lost", true)).isNull();
+    guard.bindPartitions(key -> 9);
+    assertThat(guard.refusal("other", false).outcome()).isEqualTo(Outcome.PARTITION_LOST);
+  }
+
+  @Test
+  void aLostPartitionWhoseMembersNeverComeBackIsServedAgainAfterTheHold() {
+    // A quorum of one: the time jumps below are not read as pauses of the process.
+    QuorumGuard held = new QuorumGuard(1, 1, 2_500, 1_500, 60_000, () -> now);
+    held.bindMembers(() -> Set.of(self, second, third));
+    held.bindPartitions(key -> 7);
+    held.partitionLost(7);
+    now += TimeUnit.SECONDS.toNanos(59);
+    assertThat(held.refusal("s", false).outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    now += TimeUnit.SECONDS.toNanos(2);
+    assertThat(held.refusal("s", false)).as("two members lost at once: the streams are gone, and said so").isNull();
+  }
 }

@@ -60,6 +60,8 @@ public final class FaultHarness {
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private final Set<Integer> down = ConcurrentHashMap.newKeySet();
   private final Random random;
+  /** Partition rounds so far (on 5 nodes, every other one cuts off the stream's owner with its backup). */
+  private int partitionRounds;
 
   private FaultHarness(int nodes, int basePort, String netnsPrefix, Path script, long seed) {
     this.nodes = nodes;
@@ -589,6 +591,12 @@ public final class FaultHarness {
         }
         case "partition" -> {
           List<Integer> group = new ArrayList<>(List.of(owner));
+          String backupOfStream = where.getString("backupNodeId");
+          if (nodes >= 5 && backupOfStream != null && partitionRounds++ % 2 == 0) {
+            // Every other time, the stream's backup goes with its owner: the other side has no copy of it
+            // at all and must neither answer "not found" nor let it be created again.
+            group.add(nodeIndex(backupOfStream));
+          }
           while (group.size() < (nodes - 1) / 2) {
             int other = 1 + random.nextInt(nodes);
             if (!group.contains(other)) {
