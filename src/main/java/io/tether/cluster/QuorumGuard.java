@@ -65,6 +65,16 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   /** How long a lost partition is refused at most, unless a merge brings its members back sooner. */
   public static final long LOST_PARTITION_HOLD_MILLIS = 600_000;
 
+  /**
+   * After a second member loss within {@link #REPAIR_WINDOW_MILLIS} (only then can a partition lose both
+   * copies), how long an absent stream is not taken as absent while the partition-lost events, which
+   * Hazelcast delivers asynchronously, arrive.
+   */
+  static final long LOST_EVENT_SETTLE_MILLIS = 5_000;
+
+  /** Two member losses this close together may have taken both copies of a partition. */
+  static final long REPAIR_WINDOW_MILLIS = 60_000;
+
   /** The topic on which a member that has merged back into the cluster announces it. */
   static final String MERGED_TOPIC = "tether.merged";
 
@@ -78,6 +88,13 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   /** Partitions whose every copy was lost, with the time (nanos) it was noticed. */
   private final Map<Integer, Long> lostPartitions = new ConcurrentHashMap<>();
   private final long lostHoldNanos;
+  /** Members seen so far (the absent path compares the current list against it). */
+  private Set<UUID> knownMembers = Set.of();
+  private long lastMemberLoss;
+  private boolean memberLost;
+  /** When (nanos) members were lost in a way that could have taken both copies of a partition. */
+  private long multipleLossAt;
+  private boolean multipleLoss;
 
   private volatile long lastTick;
   /** Heartbeats received before this time (nanos) do not count: the member woke from a pause. */
@@ -179,6 +196,51 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     return partitions;
   }
 
+  @Override
+  public StreamReply absentRefusal(Object key) {
+    java.util.function.ToIntFunction<Object> partitionOf = partitionIds;
+    if (!lostPartitions.isEmpty() && partitionOf != null && isLost(partitionOf.applyAsInt(key))) {
+      return lostRefusal();
+    }
+    Supplier<Set<Member>> memberList = members;
+    if (memberList == null) {
+      return null;
+    }
+    long now = clock.getAsLong();
+    boolean settling;
+    synchronized (this) {
+      Set<UUID> current = uuids(memberList.get());
+      int gone = 0;
+      for (UUID id : knownMembers) {
+        gone += current.contains(id) ? 0 : 1;
+      }
+      if (gone > 0) {
+        if (gone >= 2 || (memberLost && now - lastMemberLoss < TimeUnit.MILLISECONDS.toNanos(REPAIR_WINDOW_MILLIS))) {
+          multipleLoss = true;
+          multipleLossAt = now;
+        }
+        memberLost = true;
+        lastMemberLoss = now;
+      }
+      knownMembers = current;
+      settling = multipleLoss && now - multipleLossAt < TimeUnit.MILLISECONDS.toNanos(LOST_EVENT_SETTLE_MILLIS);
+    }
+    return settling ? lostRefusal() : null;
+  }
+
+  private static StreamReply lostRefusal() {
+    return StreamReply.refusal(Outcome.PARTITION_LOST, "every copy of this stream's partition may be on members that "
+        + "left the cluster (a split or two members lost at once): it may exist there; retry once they are back");
+  }
+
+  private static Set<UUID> uuids(Set<Member> members) {
+    Set<UUID> ids = new java.util.HashSet<>();
+    for (Member member : members) {
+      ids.add(member.getUuid());
+    }
+    return ids;
+  }
+
   /** Sets how keys map to partitions (tests; a bound member uses its partition service). */
   void bindPartitions(java.util.function.ToIntFunction<Object> partitionOf) {
     this.partitionIds = partitionOf;
@@ -235,6 +297,9 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     // it joined have just answered it: they count as in touch until their heartbeats take over.
     long now = clock.getAsLong();
     this.lastTick = now;
+    synchronized (this) {
+      knownMembers = uuids(memberList.get());
+    }
     for (Member member : memberList.get()) {
       if (!member.localMember()) {
         lastBeat.put(member.getUuid(), now);
@@ -329,8 +394,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     }
     java.util.function.ToIntFunction<Object> partitionOf = partitionIds;
     if (!lostPartitions.isEmpty() && partitionOf != null && isLost(partitionOf.applyAsInt(key))) {
-      return StreamReply.refusal(Outcome.PARTITION_LOST, "every copy of this stream's partition is on members that "
-          + "left the cluster (a split or two members lost at once): it may exist there; retry once they are back");
+      return lostRefusal();
     }
     if (write && minReplicas > 1 && !hasBackup(key)) {
       return StreamReply.refusal(Outcome.UNDER_REPLICATED,

@@ -69,6 +69,11 @@ public final class StreamProcessors {
       return guard == null ? null : guard.refusal(entry.getKey(), write);
     }
 
+    /** The member guard's refusal to take this stream's absence as an answer, or {@code null}. */
+    final StreamReply absent(Map.Entry<String, StreamLog> entry) {
+      return guard == null ? null : guard.absentRefusal(entry.getKey());
+    }
+
     @Override
     public final EntryProcessor<String, StreamLog, StreamReply> getBackupProcessor() {
       return backup;
@@ -113,7 +118,8 @@ public final class StreamProcessors {
       }
       StreamLog log = entry.getValue();
       if (log == null) {
-        return StreamReply.refusal(Outcome.NOT_FOUND, "stream not found");
+        StreamReply unknown = absent(entry);
+        return unknown != null ? unknown : StreamReply.refusal(Outcome.NOT_FOUND, "stream not found");
       }
       if (log.isExpired(now)) {
         String release = expire(entry, log);
@@ -159,7 +165,8 @@ public final class StreamProcessors {
       }
       StreamLog log = entry.getValue();
       if (log == null) {
-        return StreamReply.refusal(Outcome.ABSENT, "stream not found");
+        StreamReply unknown = absent(entry);
+        return unknown != null ? unknown : StreamReply.refusal(Outcome.ABSENT, "stream not found");
       }
       if (log.isExpired(now)) {
         String release = expire(entry, log);
@@ -244,6 +251,10 @@ public final class StreamProcessors {
           return StreamReply.of(Outcome.STALE_OWNER).owner(existing.ownerEpoch(), existing.ownerNode()).build();
         }
         return existing.compareCreate(spec).toBuilder().releaseSource(release).build();
+      }
+      StreamReply unknown = release == null ? absent(entry) : null;
+      if (unknown != null) {
+        return unknown;
       }
       if (probe) {
         return StreamReply.of(Outcome.ABSENT).releaseSource(release).build();
@@ -522,7 +533,8 @@ public final class StreamProcessors {
       }
       StreamLog log = entry.getValue();
       if (log == null) {
-        return StreamReply.refusal(Outcome.NOT_FOUND, "stream not found");
+        StreamReply unknown = absent(entry);
+        return unknown != null ? unknown : StreamReply.refusal(Outcome.NOT_FOUND, "stream not found");
       }
       if (!log.isOwnedBy(fence)) {
         return StreamReply.of(Outcome.STALE_OWNER).owner(log.ownerEpoch(), log.ownerNode()).build();

@@ -21,4 +21,13 @@ public interface WriteGuard {
    * @return a refusal ({@link Outcome#NO_QUORUM} or {@link Outcome#UNDER_REPLICATED}), or {@code null}
    */
   StreamReply refusal(Object key, boolean write);
+
+  /**
+   * Why this member may not answer that {@code key} is absent (or create it) now, or {@code null} when
+   * it may: the stream's partition may have lost every copy on this side, so its absence here proves
+   * nothing. Checked only where a processor finds no entry.
+   */
+  default StreamReply absentRefusal(Object key) {
+    return null;
+  }
 }

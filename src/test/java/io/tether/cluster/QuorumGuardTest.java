@@ -141,4 +141,25 @@ class QuorumGuardTest {
     now += TimeUnit.SECONDS.toNanos(2);
     assertThat(held.refusal("s", false)).as("two members lost at once: the streams are gone, and said so").isNull();
   }
+
+  @Test
+  void anAbsentStreamIsNotTakenAsAbsentRightAfterTwoMembersLeft() {
+    Member fourth = member(4, false);
+    java.util.concurrent.atomic.AtomicReference<Set<Member>> list = new java.util.concurrent.atomic.AtomicReference<>(
+        Set.of(self, second, third, fourth, member(5, false)));
+    QuorumGuard five = new QuorumGuard(1, 1, 2_500, 1_500, () -> now);
+    five.bindMembers(list::get);
+    five.bindPartitions(key -> 7);
+    assertThat(five.absentRefusal("s")).as("nobody left: absent is absent").isNull();
+    // One member lost: its partitions all had a copy elsewhere.
+    list.set(Set.of(self, second, third, fourth));
+    assertThat(five.absentRefusal("s")).isNull();
+    // A second one soon after: a partition may have lost both copies, and its lost event may not have
+    // arrived yet.
+    now += TimeUnit.SECONDS.toNanos(10);
+    list.set(Set.of(self, second, third));
+    assertThat(five.absentRefusal("s").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    now += TimeUnit.SECONDS.toNanos(6);
+    assertThat(five.absentRefusal("s")).as("the events have had their time").isNull();
+  }
 }
