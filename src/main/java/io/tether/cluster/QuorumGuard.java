@@ -150,6 +150,17 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     bindMembers(() -> instance.getCluster().getMembers());
     instance.getMap(io.tether.stream.StreamStore.MAP_NAME)
         .addPartitionLostListener(event -> partitionLost(event.getPartitionId()));
+    instance.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
+      @Override
+      public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
+        memberListChanged();
+      }
+
+      @Override
+      public void memberRemoved(com.hazelcast.cluster.MembershipEvent event) {
+        memberListChanged();
+      }
+    });
     com.hazelcast.topic.ITopic<String> merged = instance.getTopic(MERGED_TOPIC);
     merged.addMessageListener(message -> {
       if (!message.getPublishingMember().localMember()) {
@@ -209,24 +220,43 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     long now = clock.getAsLong();
     boolean settling;
     synchronized (this) {
-      Set<UUID> current = uuids(memberList.get());
-      int gone = 0;
-      for (UUID id : knownMembers) {
-        gone += current.contains(id) ? 0 : 1;
-      }
-      if (gone > 0) {
-        if (gone >= 2 || (memberLost && now - lastMemberLoss < TimeUnit.MILLISECONDS.toNanos(REPAIR_WINDOW_MILLIS))) {
-          multipleLoss = true;
-          multipleLossAt = now;
-        }
-        memberLost = true;
-        lastMemberLoss = now;
-      }
-      knownMembers = current;
+      noteMembers(memberList.get(), now);
       settling = multipleLoss && now - multipleLossAt < TimeUnit.MILLISECONDS.toNanos(LOST_EVENT_SETTLE_MILLIS);
     }
     return settling ? lostRefusal() : null;
   }
+
+  /** The member list changed (Hazelcast's membership event): members lost are noted when they go. */
+  void memberListChanged() {
+    Supplier<Set<Member>> memberList = members;
+    if (memberList != null) {
+      synchronized (this) {
+        noteMembers(memberList.get(), clock.getAsLong());
+      }
+    }
+  }
+
+  /**
+   * Compares {@code members} with the members known so far and notes losses at {@code now}. Called by the
+   * membership listener as members go, and on the absent path in case its event has not run yet.
+   */
+  private void noteMembers(Set<Member> members, long now) {
+    Set<UUID> current = uuids(members);
+    int gone = 0;
+    for (UUID id : knownMembers) {
+      gone += current.contains(id) ? 0 : 1;
+    }
+    if (gone > 0) {
+      if (gone >= 2 || (memberLost && now - lastMemberLoss < TimeUnit.MILLISECONDS.toNanos(REPAIR_WINDOW_MILLIS))) {
+        multipleLoss = true;
+        multipleLossAt = now;
+      }
+      memberLost = true;
+      lastMemberLoss = now;
+    }
+    knownMembers = current;
+  }
+
 
   private static StreamReply lostRefusal() {
     return StreamReply.refusal(Outcome.PARTITION_LOST, "every copy of this stream's partition may be on members that "

@@ -162,4 +162,20 @@ class QuorumGuardTest {
     now += TimeUnit.SECONDS.toNanos(6);
     assertThat(five.absentRefusal("s")).as("the events have had their time").isNull();
   }
+
+  @Test
+  void theSettleTimeRunsFromTheLossNotFromTheNextLookup() {
+    Member fourth = member(4, false);
+    Member fifth = member(5, false);
+    java.util.concurrent.atomic.AtomicReference<Set<Member>> list = new java.util.concurrent.atomic.AtomicReference<>(
+        Set.of(self, second, third, fourth, fifth));
+    QuorumGuard five = new QuorumGuard(1, 1, 2_500, 1_500, () -> now);
+    five.bindMembers(list::get);
+    five.bindPartitions(key -> 7);
+    list.set(Set.of(self, second, third));
+    five.memberListChanged();
+    // The first create after the split comes 30 s later: long after the lost events arrived.
+    now += TimeUnit.SECONDS.toNanos(30);
+    assertThat(five.absentRefusal("s")).isNull();
+  }
 }
