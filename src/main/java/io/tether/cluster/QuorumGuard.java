@@ -16,12 +16,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.Set;
 import java.util.function.LongSupplier;
+import java.util.function.ToIntFunction;
 import java.util.function.Supplier;
 
 /**
@@ -101,7 +104,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   private volatile long ignoreBefore = Long.MIN_VALUE;
   private volatile Supplier<Set<Member>> members;
   private volatile InternalPartitionService partitions;
-  private volatile java.util.function.ToIntFunction<Object> partitionIds;
+  private volatile ToIntFunction<Object> partitionIds;
   private volatile Thread ticker;
 
   /**
@@ -168,7 +171,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
             "member " + message.getPublishingMember().getAddress() + " merged back into the cluster");
       }
     });
-    java.util.concurrent.atomic.AtomicReference<String> mergingPrimaries = new java.util.concurrent.atomic.AtomicReference<>("");
+    AtomicReference<String> mergingPrimaries = new AtomicReference<>("");
     instance.getLifecycleService().addLifecycleListener(event -> {
       switch (event.getState()) {
         case SHUTDOWN -> close();
@@ -198,7 +201,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   }
 
   private static Set<Integer> parsePartitions(String ids) {
-    Set<Integer> partitions = new java.util.HashSet<>();
+    Set<Integer> partitions = new HashSet<>();
     for (String id : ids.split(",")) {
       if (!id.isBlank()) {
         partitions.add(Integer.parseInt(id.trim()));
@@ -209,10 +212,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
 
   @Override
   public StreamReply absentRefusal(Object key) {
-    java.util.function.ToIntFunction<Object> partitionOf = partitionIds;
-    if (!lostPartitions.isEmpty() && partitionOf != null && isLost(partitionOf.applyAsInt(key))) {
-      return lostRefusal();
-    }
+    // A partition already marked lost was refused by refusal(), which every processor asks first.
     Supplier<Set<Member>> memberList = members;
     if (memberList == null) {
       return null;
@@ -257,14 +257,13 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     knownMembers = current;
   }
 
-
   private static StreamReply lostRefusal() {
     return StreamReply.refusal(Outcome.PARTITION_LOST, "every copy of this stream's partition may be on members that "
         + "left the cluster (a split or two members lost at once): it may exist there; retry once they are back");
   }
 
   private static Set<UUID> uuids(Set<Member> members) {
-    Set<UUID> ids = new java.util.HashSet<>();
+    Set<UUID> ids = new HashSet<>();
     for (Member member : members) {
       ids.add(member.getUuid());
     }
@@ -272,7 +271,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   }
 
   /** Sets how keys map to partitions (tests; a bound member uses its partition service). */
-  void bindPartitions(java.util.function.ToIntFunction<Object> partitionOf) {
+  void bindPartitions(ToIntFunction<Object> partitionOf) {
     this.partitionIds = partitionOf;
   }
 
@@ -422,7 +421,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       return StreamReply.refusal(Outcome.NO_QUORUM,
           "this node is not in touch with a majority of the cluster (" + quorum + " members); retry on another node");
     }
-    java.util.function.ToIntFunction<Object> partitionOf = partitionIds;
+    ToIntFunction<Object> partitionOf = partitionIds;
     if (!lostPartitions.isEmpty() && partitionOf != null && isLost(partitionOf.applyAsInt(key))) {
       return lostRefusal();
     }
