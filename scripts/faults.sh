@@ -12,8 +12,9 @@
 #
 # Faults: kill (SIGKILL of a stream's owner, restarted 3 s later), stop (SIGSTOP of the owner for 10 s,
 # then SIGCONT), term (SIGTERM of the owner, then restart), partition (the owner, with one more node in
-# a 5-node cluster, every other time its backup, cut off from the others for 15 s and healed), backup-stall (the node with the
-# stream's backup copy frozen for 3 s while writes go on, then the owner killed).
+# a 5-node cluster, every other time its backup, cut off from the others for 15 s and healed),
+# backup-stall (the node with the stream's backup copy frozen for 3 s while writes go on, then the owner
+# killed).
 #
 # Partitions need network namespaces (root): each node then runs in its own namespace on a bridge
 # (scripts/cluster.sh with TETHER_NETNS=on). Without them the partition fault is skipped, and said so.
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
     --nodes) NODES="$2"; shift 2 ;;
     --faults) FAULTS="$2"; shift 2 ;;
     --rounds|--seed) ARGS+=("$1" "$2"); shift 2 ;;
-    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 
