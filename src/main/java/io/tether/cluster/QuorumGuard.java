@@ -48,11 +48,17 @@ import java.util.function.Supplier;
  *
  * <p>A partition whose every copy was on members this side lost (two members gone within the time it takes
  * to re-create backups, or a 3|2 split that left both copies on the other side) is <em>lost</em> here: the
- * stream map is empty there, but that says nothing about whether a stream exists. Until the members come
- * back (each merged member announces the partitions whose entries it handed over) or {@code lostHoldMillis} pass, every stream of a lost
- * partition is refused with {@link Outcome#PARTITION_LOST}: no read answers "not found" for a stream that
- * exists on the other side, and no create makes a second stream of that name that the merge would keep in
- * place of the first (merge policy: the larger side's entry wins).
+ * stream map is empty there, but that says nothing about whether a stream exists. This member notices it
+ * itself, from its own partition table: it keeps the last table whose every copy sat on a current member,
+ * and when members leave, each partition whose copies in that table were all on members now gone is lost.
+ * (Hazelcast's partition-lost events say the same, and are listened to as well, but they travel from the
+ * master through its event service and were seen to arrive 10 s late on some members, long after the first
+ * request had found the empty partition.) Until the members come back (each merged member announces the
+ * partitions whose entries it handed over) or {@code lostHoldMillis} pass, a stream of a lost partition that
+ * this member does not hold is refused with {@link Outcome#PARTITION_LOST}: no read answers "not found" for
+ * a stream that exists on the other side, and no create makes a second stream of that name that the merge
+ * would keep in place of the first (merge policy: the larger side's entry wins). A stream this member does
+ * hold is served: its entry is proof that its copy survived.
  *
  * <p>With a quorum of 1 (a single node, or a deployment that opts out) the quorum checks pass.
  */
@@ -68,16 +74,6 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   /** How long a lost partition is refused at most, unless a merge brings its members back sooner. */
   public static final long LOST_PARTITION_HOLD_MILLIS = 600_000;
 
-  /**
-   * After a second member loss within {@link #REPAIR_WINDOW_MILLIS} (only then can a partition lose both
-   * copies), how long an absent stream is not taken as absent while the partition-lost events, which
-   * Hazelcast delivers asynchronously, arrive.
-   */
-  static final long LOST_EVENT_SETTLE_MILLIS = 5_000;
-
-  /** Two member losses this close together may have taken both copies of a partition. */
-  static final long REPAIR_WINDOW_MILLIS = 60_000;
-
   /** The topic on which a member that has merged back into the cluster announces it. */
   static final String MERGED_TOPIC = "tether.merged";
 
@@ -91,13 +87,12 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   /** Partitions whose every copy was lost, with the time (nanos) it was noticed. */
   private final Map<Integer, Long> lostPartitions = new ConcurrentHashMap<>();
   private final long lostHoldNanos;
-  /** Members seen so far (the absent path compares the current list against it). */
+  /** Members seen so far (compared with the current list to notice who left). */
   private Set<UUID> knownMembers = Set.of();
-  private long lastMemberLoss;
-  private boolean memberLost;
-  /** When (nanos) members were lost in a way that could have taken both copies of a partition. */
-  private long multipleLossAt;
-  private boolean multipleLoss;
+  /** The last partition table whose every copy was on a member of the list it was read with. */
+  private UUID[][] lastTable;
+  private long lastTableStamp = Long.MIN_VALUE;
+  private volatile PartitionTable table;
 
   private volatile long lastTick;
   /** Heartbeats received before this time (nanos) do not count: the member woke from a pause. */
@@ -150,6 +145,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     InternalPartitionService service = partitions;
     this.partitionIds = service::getPartitionId;
     instance.getUserContext().put(CONTEXT_KEY, this);
+    this.table = PartitionTable.of(service);
     bindMembers(() -> instance.getCluster().getMembers());
     instance.getMap(io.tether.stream.StreamStore.MAP_NAME)
         .addPartitionLostListener(event -> partitionLost(event.getPartitionId()));
@@ -176,6 +172,9 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       switch (event.getState()) {
         case SHUTDOWN -> close();
         case MERGING -> {
+          // The merge gives this member a new identity and the larger side's table: what it knew of its
+          // old side says nothing there.
+          forgetTable();
           // Before the merge resets this member, the partitions it is primary for: the entries it is about
           // to hand to the larger side.
           StringBuilder ids = new StringBuilder();
@@ -191,6 +190,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
           // This member rejoined the larger side and handed it the entries of the partitions it was primary
           // for (Hazelcast waits for the merge operations before this event). Those partitions are back on
           // the larger side; this member's own view starts afresh.
+          forgetTable();
           lostPartitions.clear();
           merged.publish(mergingPrimaries.get());
         }
@@ -212,49 +212,87 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
 
   @Override
   public StreamReply absentRefusal(Object key) {
-    // A partition already marked lost was refused by refusal(), which every processor asks first.
-    Supplier<Set<Member>> memberList = members;
-    if (memberList == null) {
-      return null;
-    }
-    long now = clock.getAsLong();
-    boolean settling;
-    synchronized (this) {
-      noteMembers(memberList.get(), now);
-      settling = multipleLoss && now - multipleLossAt < TimeUnit.MILLISECONDS.toNanos(LOST_EVENT_SETTLE_MILLIS);
-    }
-    return settling ? lostRefusal() : null;
+    // The membership listener and the ticker notice losses within moments; this looks again in case the
+    // repaired partition table that made this member the primary of an empty partition came first.
+    observe();
+    ToIntFunction<Object> partitionOf = partitionIds;
+    return partitionOf != null && isLost(partitionOf.applyAsInt(key)) ? lostRefusal() : null;
   }
 
   /** The member list changed (Hazelcast's membership event): members lost are noted when they go. */
   void memberListChanged() {
+    observe();
+  }
+
+  /**
+   * Compares the current member list with the members known so far: every partition whose copies in the
+   * last whole partition table were all on members that are gone is lost. Then keeps the current table if
+   * each of its copies is on a current member (until the master has repaired it, the table still names
+   * the members that left, and the last whole one is kept).
+   */
+  void observe() {
     Supplier<Set<Member>> memberList = members;
-    if (memberList != null) {
-      synchronized (this) {
-        noteMembers(memberList.get(), clock.getAsLong());
+    if (memberList == null) {
+      return;
+    }
+    long now = clock.getAsLong();
+    synchronized (this) {
+      Set<UUID> current = uuids(memberList.get());
+      if (lastTable != null && !current.containsAll(knownMembers)) {
+        int lost = 0;
+        for (int id = 0; id < lastTable.length; id++) {
+          if (allGone(lastTable[id], current) && lostPartitions.putIfAbsent(id, now) == null) {
+            lost++;
+          }
+        }
+        if (lost > 0) {
+          log.warn("every copy of {} partition(s) was on members that left: their streams that this member does not hold "
+              + "are refused (503 partition_unavailable) until those members merge back, or for {} s",
+              lost, TimeUnit.NANOSECONDS.toSeconds(lostHoldNanos));
+        }
+      }
+      knownMembers = current;
+      PartitionTable view = table;
+      if (view != null) {
+        long stamp = view.stamp();
+        if (stamp != lastTableStamp) {
+          UUID[][] read = new UUID[view.partitionCount()][];
+          boolean whole = true;
+          for (int id = 0; id < read.length && whole; id++) {
+            read[id] = view.replicas(id);
+            for (UUID replica : read[id]) {
+              whole &= current.contains(replica);
+            }
+          }
+          if (whole) {
+            lastTable = read;
+            lastTableStamp = stamp;
+          }
+        }
       }
     }
   }
 
-  /**
-   * Compares {@code members} with the members known so far and notes losses at {@code now}. Called by the
-   * membership listener as members go, and on the absent path in case its event has not run yet.
-   */
-  private void noteMembers(Set<Member> members, long now) {
-    Set<UUID> current = uuids(members);
-    int gone = 0;
-    for (UUID id : knownMembers) {
-      gone += current.contains(id) ? 0 : 1;
+  private static boolean allGone(UUID[] replicas, Set<UUID> current) {
+    if (replicas.length == 0) {
+      return false;
     }
-    if (gone > 0) {
-      if (gone >= 2 || (memberLost && now - lastMemberLoss < TimeUnit.MILLISECONDS.toNanos(REPAIR_WINDOW_MILLIS))) {
-        multipleLoss = true;
-        multipleLossAt = now;
+    for (UUID replica : replicas) {
+      if (current.contains(replica)) {
+        return false;
       }
-      memberLost = true;
-      lastMemberLoss = now;
     }
-    knownMembers = current;
+    return true;
+  }
+
+  /** Forgets the member list and table seen so far (this member merged into another cluster). */
+  private void forgetTable() {
+    Supplier<Set<Member>> memberList = members;
+    synchronized (this) {
+      lastTable = null;
+      lastTableStamp = Long.MIN_VALUE;
+      knownMembers = memberList == null ? Set.of() : uuids(memberList.get());
+    }
   }
 
   private static StreamReply lostRefusal() {
@@ -275,14 +313,21 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     this.partitionIds = partitionOf;
   }
 
-  /** Every copy of {@code partitionId}'s streams was lost on this side. */
+  /** Sets the partition table this member reads (tests; a bound member uses its partition service). */
+  void bindTable(PartitionTable view) {
+    this.table = view;
+    observe();
+  }
+
+  /** Hazelcast's event: every copy of {@code partitionId}'s streams was lost on this side. */
   void partitionLost(int partitionId) {
     boolean first = lostPartitions.isEmpty();
-    if (lostPartitions.put(partitionId, clock.getAsLong()) == null) {
+    if (lostPartitions.putIfAbsent(partitionId, clock.getAsLong()) == null) {
+      // Normally this member noticed it from its partition table before the event came.
       if (first) {
         log.warn("every copy of partition {} (and perhaps more: see the count when they come back) was on members that "
-            + "left: their streams are refused (503 partition_unavailable) until those members merge back, or for {} s",
-            partitionId, TimeUnit.NANOSECONDS.toSeconds(lostHoldNanos));
+            + "left: its streams that this member does not hold are refused (503 partition_unavailable) until those "
+            + "members merge back, or for {} s", partitionId, TimeUnit.NANOSECONDS.toSeconds(lostHoldNanos));
       } else {
         log.debug("every copy of partition {} was on members that left", partitionId);
       }
@@ -329,6 +374,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     synchronized (this) {
       knownMembers = uuids(memberList.get());
     }
+    observe();
     for (Member member : memberList.get()) {
       if (!member.localMember()) {
         lastBeat.put(member.getUuid(), now);
@@ -359,6 +405,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   private void tick() {
     while (ticker == Thread.currentThread()) {
       checkPause(clock.getAsLong());
+      observe();
       try {
         Thread.sleep(TICK_MILLIS);
       } catch (InterruptedException e) {
@@ -420,10 +467,6 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     if (!hasQuorum()) {
       return StreamReply.refusal(Outcome.NO_QUORUM,
           "this node is not in touch with a majority of the cluster (" + quorum + " members); retry on another node");
-    }
-    ToIntFunction<Object> partitionOf = partitionIds;
-    if (!lostPartitions.isEmpty() && partitionOf != null && isLost(partitionOf.applyAsInt(key))) {
-      return lostRefusal();
     }
     if (write && minReplicas > 1 && !hasBackup(key)) {
       return StreamReply.refusal(Outcome.UNDER_REPLICATED,

@@ -116,9 +116,9 @@ class LostPartitionIT {
                 && r.header("Retry-After") != null;
           }
         }
-        assertThat(read == null || read.status() != 404).as("read on the majority: %s", answers).isTrue();
-        assertThat(create == null || create.status() / 100 != 2).as("create on the majority: %s", answers).isTrue();
-        assertThat(append == null || append.status() / 100 != 2).as("append on the majority: %s", answers).isTrue();
+        assertThat(read == null || read.status() != 404).as("read on the majority (stream %s): %s", where, answers).isTrue();
+        assertThat(create == null || create.status() / 100 != 2).as("create on the majority (stream %s): %s", where, answers).isTrue();
+        assertThat(append == null || append.status() / 100 != 2).as("append on the majority (stream %s): %s", where, answers).isTrue();
         Thread.sleep(200);
       }
     } finally {

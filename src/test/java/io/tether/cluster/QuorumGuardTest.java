@@ -9,9 +9,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.net.UnknownHostException;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -115,18 +118,19 @@ class QuorumGuardTest {
   @Test
   void aPartitionWhoseEveryCopyWasLostIsRefusedUntilItsMembersMergeBack() {
     guard.onHeartbeat(second, 0);
-    guard.bindPartitions(key -> key.equals("lost") ? 7 : 8);
+    guard.bindPartitions(key -> key.equals("lost") || key.equals("held") ? 7 : 8);
     guard.partitionLost(7);
     // Neither "not found" for a read nor a create of a second stream of that name: refused, retry later.
-    assertThat(guard.refusal("lost", false).outcome()).isEqualTo(Outcome.PARTITION_LOST);
-    assertThat(guard.refusal("lost", true).outcome()).isEqualTo(Outcome.PARTITION_LOST);
-    assertThat(guard.refusal("kept", true)).as("other partitions are served").isNull();
+    assertThat(guard.absentRefusal("lost").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(guard.absentRefusal("kept")).as("other partitions are served").isNull();
+    // A stream this member holds survived: its entry proves it.
+    assertThat(guard.refusal("held", true)).isNull();
     // The merged member announces the partitions whose entries it handed over; only those are served again.
     guard.partitionLost(9);
     guard.partitionsBack(Set.of(7, 3), "a member merged back");
-    assertThat(guard.refusal("lost", true)).isNull();
+    assertThat(guard.absentRefusal("lost")).isNull();
     guard.bindPartitions(key -> 9);
-    assertThat(guard.refusal("other", false).outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(guard.absentRefusal("other").outcome()).isEqualTo(Outcome.PARTITION_LOST);
   }
 
   @Test
@@ -137,45 +141,113 @@ class QuorumGuardTest {
     held.bindPartitions(key -> 7);
     held.partitionLost(7);
     now += TimeUnit.SECONDS.toNanos(59);
-    assertThat(held.refusal("s", false).outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(held.absentRefusal("s").outcome()).isEqualTo(Outcome.PARTITION_LOST);
     now += TimeUnit.SECONDS.toNanos(2);
-    assertThat(held.refusal("s", false)).as("two members lost at once: the streams are gone, and said so").isNull();
+    assertThat(held.absentRefusal("s")).as("two members lost at once: the streams are gone, and said so").isNull();
+  }
+
+  /** A partition table moved by hand: partition id to the members holding its copies. */
+  private static final class Table implements PartitionTable {
+    private final Map<Integer, Member[]> copies = new ConcurrentHashMap<>();
+    private long stamp;
+
+    Table put(int partition, Member... members) {
+      copies.put(partition, members);
+      stamp++;
+      return this;
+    }
+
+    @Override
+    public long stamp() {
+      return stamp;
+    }
+
+    @Override
+    public int partitionCount() {
+      return 4;
+    }
+
+    @Override
+    public UUID[] replicas(int id) {
+      Member[] members = copies.getOrDefault(id, new Member[0]);
+      UUID[] ids = new UUID[members.length];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = members[i].getUuid();
+      }
+      return ids;
+    }
+  }
+
+  private final Member fourth = member(4, false);
+  private final Member fifth = member(5, false);
+  private final AtomicReference<Set<Member>> list =
+      new AtomicReference<>(Set.of(self, second, third, fourth, fifth));
+
+  private QuorumGuard fiveMembers(Table table) {
+    QuorumGuard five = new QuorumGuard(1, 1, 2_500, 1_500, () -> now);
+    five.bindMembers(list::get);
+    five.bindPartitions(key -> Integer.parseInt(key.toString()));
+    five.bindTable(table);
+    return five;
   }
 
   @Test
-  void anAbsentStreamIsNotTakenAsAbsentRightAfterTwoMembersLeft() {
-    Member fourth = member(4, false);
-    java.util.concurrent.atomic.AtomicReference<Set<Member>> list = new java.util.concurrent.atomic.AtomicReference<>(
-        Set.of(self, second, third, fourth, member(5, false)));
-    QuorumGuard five = new QuorumGuard(1, 1, 2_500, 1_500, () -> now);
-    five.bindMembers(list::get);
-    five.bindPartitions(key -> 7);
-    assertThat(five.absentRefusal("s")).as("nobody left: absent is absent").isNull();
-    // One member lost: its partitions all had a copy elsewhere.
-    list.set(Set.of(self, second, third, fourth));
-    assertThat(five.absentRefusal("s")).isNull();
-    // A second one soon after: a partition may have lost both copies, and its lost event may not have
-    // arrived yet.
-    now += TimeUnit.SECONDS.toNanos(10);
-    list.set(Set.of(self, second, third));
-    assertThat(five.absentRefusal("s").outcome()).isEqualTo(Outcome.PARTITION_LOST);
-    now += TimeUnit.SECONDS.toNanos(6);
-    assertThat(five.absentRefusal("s")).as("the events have had their time").isNull();
+  void twoMembersLeavingTogetherLoseThePartitionsWhoseEveryCopyTheyHeld() {
+    Table table = new Table().put(0, second, third).put(1, second, fourth).put(2, self, second).put(3, third, fifth);
+    QuorumGuard five = fiveMembers(table);
+    assertThat(five.absentRefusal("0")).as("nobody left: absent is absent").isNull();
+    // A 3|2 split: second and third are on the other side. The repaired table the master sends next gives
+    // partition 0 to members with no copy of it: its absence here proves nothing.
+    list.set(Set.of(self, fourth, fifth));
+    table.put(0, fourth, self).put(1, fourth, self).put(2, self, fourth).put(3, fifth, self);
+    assertThat(five.absentRefusal("0").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(five.absentRefusal("1")).as("a copy was on fourth").isNull();
+    assertThat(five.absentRefusal("2")).isNull();
+    assertThat(five.absentRefusal("3")).isNull();
+    assertThat(five.refusal("0", true)).as("a stream this member holds is served").isNull();
   }
 
   @Test
-  void theSettleTimeRunsFromTheLossNotFromTheNextLookup() {
-    Member fourth = member(4, false);
-    Member fifth = member(5, false);
-    java.util.concurrent.atomic.AtomicReference<Set<Member>> list = new java.util.concurrent.atomic.AtomicReference<>(
-        Set.of(self, second, third, fourth, fifth));
-    QuorumGuard five = new QuorumGuard(1, 1, 2_500, 1_500, () -> now);
-    five.bindMembers(list::get);
-    five.bindPartitions(key -> 7);
-    list.set(Set.of(self, second, third));
+  void aSecondLossBeforeTheBackupIsRecreatedLosesThePromotedPartition() {
+    Table table = new Table().put(0, second, third).put(1, second, fourth);
+    QuorumGuard five = fiveMembers(table);
+    list.set(Set.of(self, third, fourth, fifth));
     five.memberListChanged();
-    // The first create after the split comes 30 s later: long after the lost events arrived.
-    now += TimeUnit.SECONDS.toNanos(30);
-    assertThat(five.absentRefusal("s")).isNull();
+    assertThat(five.absentRefusal("0")).as("third holds the backup").isNull();
+    // The master promotes the backups; no new backup has been copied yet when third goes too.
+    table.put(0, third).put(1, fourth);
+    five.memberListChanged();
+    list.set(Set.of(self, fourth, fifth));
+    five.memberListChanged();
+    table.put(0, self, fourth).put(1, fourth, self);
+    assertThat(five.absentRefusal("0").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    assertThat(five.absentRefusal("1")).isNull();
+  }
+
+  @Test
+  void aTableThatStillNamesMembersThatLeftIsNotTakenAsTheLastWholeOne() {
+    Table table = new Table().put(0, second, third);
+    QuorumGuard five = fiveMembers(table);
+    // second leaves; before the master repairs the table, a migration the others saw moved the backup:
+    // this table still names second, so it is not kept as the last whole one...
+    list.set(Set.of(self, third, fourth, fifth));
+    table.put(0, second, fourth);
+    five.memberListChanged();
+    // ...and third leaving too loses partition 0 (per the last whole table), whatever came in between.
+    list.set(Set.of(self, fourth, fifth));
+    five.memberListChanged();
+    assertThat(five.absentRefusal("0").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+  }
+
+  @Test
+  void oneMemberLostLosesNothing() {
+    Table table = new Table().put(0, second, third).put(1, third, second).put(2, self, second);
+    QuorumGuard five = fiveMembers(table);
+    list.set(Set.of(self, third, fourth, fifth));
+    five.memberListChanged();
+    table.put(0, third, fourth).put(1, third, self).put(2, self, fourth);
+    for (String key : new String[] {"0", "1", "2", "3"}) {
+      assertThat(five.absentRefusal(key)).as(key).isNull();
+    }
   }
 }
