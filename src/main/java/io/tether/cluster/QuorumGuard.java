@@ -15,6 +15,7 @@ import io.tether.stream.WriteGuard;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.Map;
@@ -91,7 +92,6 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   private Set<UUID> knownMembers = Set.of();
   /** The last partition table whose every copy was on a member of the list it was read with. */
   private UUID[][] lastTable;
-  private long lastTableStamp = Long.MIN_VALUE;
   private volatile PartitionTable table;
 
   private volatile long lastTick;
@@ -139,16 +139,29 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
 
   /** Binds the member: from now on its partition table and member list answer the checks. */
   public void bind(HazelcastInstance instance) {
+    bind(instance, true);
+  }
+
+  /**
+   * Binds the member; {@code lostEvents} false leaves Hazelcast's partition-lost events unheard, so that a
+   * test sees what the member notices from its own partition table.
+   */
+  void bind(HazelcastInstance instance, boolean lostEvents) {
     HazelcastInstanceImpl impl = instance instanceof HazelcastInstanceProxy proxy ? proxy.getOriginal()
         : (HazelcastInstanceImpl) instance;
     this.partitions = impl.node.getPartitionService();
     InternalPartitionService service = partitions;
     this.partitionIds = service::getPartitionId;
     instance.getUserContext().put(CONTEXT_KEY, this);
-    this.table = PartitionTable.of(service);
+    // Hazelcast names up to seven replicas per partition whatever a map's backup count: only the first
+    // ones hold the stream map's copies.
+    this.table = PartitionTable.of(service,
+        1 + instance.getConfig().getMapConfig(io.tether.stream.StreamStore.MAP_NAME).getTotalBackupCount());
     bindMembers(() -> instance.getCluster().getMembers());
-    instance.getMap(io.tether.stream.StreamStore.MAP_NAME)
-        .addPartitionLostListener(event -> partitionLost(event.getPartitionId()));
+    if (lostEvents) {
+      instance.getMap(io.tether.stream.StreamStore.MAP_NAME)
+          .addPartitionLostListener(event -> partitionLost(event.getPartitionId()));
+    }
     instance.getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
       @Override
       public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
@@ -254,20 +267,21 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       knownMembers = current;
       PartitionTable view = table;
       if (view != null) {
-        long stamp = view.stamp();
-        if (stamp != lastTableStamp) {
-          UUID[][] read = new UUID[view.partitionCount()][];
-          boolean whole = true;
-          for (int id = 0; id < read.length && whole; id++) {
-            read[id] = view.replicas(id);
-            for (UUID replica : read[id]) {
-              whole &= current.contains(replica);
-            }
+        // Read in full each time (271 partitions by default, a few microseconds) and compared, rather than
+        // trusting a change stamp of Hazelcast's internals.
+        UUID[][] read = new UUID[view.partitionCount()][];
+        boolean whole = true;
+        boolean changed = lastTable == null || lastTable.length != read.length;
+        for (int id = 0; id < read.length && whole; id++) {
+          read[id] = view.replicas(id);
+          for (UUID replica : read[id]) {
+            whole &= current.contains(replica);
           }
-          if (whole) {
-            lastTable = read;
-            lastTableStamp = stamp;
-          }
+          changed = changed || !Arrays.equals(read[id], lastTable[id]);
+        }
+        if (whole && changed) {
+          lastTable = read;
+          log.debug("partition table kept: {} partitions on {} members", read.length, current.size());
         }
       }
     }
@@ -290,7 +304,6 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     Supplier<Set<Member>> memberList = members;
     synchronized (this) {
       lastTable = null;
-      lastTableStamp = Long.MIN_VALUE;
       knownMembers = memberList == null ? Set.of() : uuids(memberList.get());
     }
   }

@@ -710,6 +710,10 @@ public final class StreamOwner extends VerticleBase {
       }
       resyncFailures = 0;
       StreamReply reply = ar.result();
+      if (log.isDebugEnabled()) {
+        log.debug("resync of {} from {} ({}): events {} to {}", stream, nextPush, replicating ? "replicated" : "read",
+            reply.start(), reply.next());
+      }
       if (replicating) {
         unreplicated = false;
         ackedEnd = Math.max(ackedEnd, reply.next().index());
@@ -742,6 +746,10 @@ public final class StreamOwner extends VerticleBase {
    * that activated inside the batch gets the part it lacks). One message per node and position.
    */
   private void fanOut(List<Pending> batch, boolean closes) {
+    if (log.isDebugEnabled() && !batch.isEmpty()) {
+      log.debug("push {} [{}, {}) epoch {} to {} subscriptions", stream, batch.get(0).at.index(),
+          batch.get(0).at.index() + batch.size(), fence.epoch(), subs.size());
+    }
     if (!subs.isEmpty()) {
       long first = batch.isEmpty() ? nextPush : batch.get(0).at.index();
       long end = first + batch.size();

@@ -149,17 +149,10 @@ class QuorumGuardTest {
   /** A partition table moved by hand: partition id to the members holding its copies. */
   private static final class Table implements PartitionTable {
     private final Map<Integer, Member[]> copies = new ConcurrentHashMap<>();
-    private long stamp;
 
     Table put(int partition, Member... members) {
       copies.put(partition, members);
-      stamp++;
       return this;
-    }
-
-    @Override
-    public long stamp() {
-      return stamp;
     }
 
     @Override
