@@ -127,6 +127,12 @@ public final class NodeAgent extends VerticleBase {
       return;
     }
     String stream = activate.stream();
+    if (Expiry.expired(message)) {
+      // Held up in the network past the time its sender waited (a healed partition): nobody wants it.
+      log.debug("activation of {} arrived after its sender gave up: dropped", stream);
+      message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, "the request arrived after its sender stopped waiting");
+      return;
+    }
     Future<Void> ready;
     if (services.owners().get(stream) != null) {
       ready = Future.succeededFuture();
@@ -154,7 +160,7 @@ public final class NodeAgent extends VerticleBase {
       }
       // Hand the request to the owner on this node and relay its answer.
       vertx.eventBus().<WireMessage>request(Addresses.stream(stream), activate.request(),
-              new DeliveryOptions().setLocalOnly(true).setSendTimeout(services.config().requestTimeoutMillis()))
+              Expiry.relay(message, services.config().requestTimeoutMillis()).setLocalOnly(true))
           .onComplete(reply -> {
             if (reply.succeeded()) {
               message.reply(reply.result().body());

@@ -206,6 +206,14 @@ public final class StreamOwner extends VerticleBase {
   // ------------------------------------------------------------------------------------ dispatch
 
   private void handle(Message<WireMessage> message) {
+    if (Expiry.expired(message)) {
+      // Its sender stopped waiting long ago (it sat in the network through a partition, or behind a slow
+      // claim): applying it now would store a write whose writer was told the outcome is unknown, at a
+      // place readers have moved past.
+      log.debug("{} for {} arrived after its sender gave up: dropped", message.body().getClass().getSimpleName(), stream);
+      message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, "the request arrived after its sender stopped waiting");
+      return;
+    }
     if (!ready) {
       early.add(message);
       return;

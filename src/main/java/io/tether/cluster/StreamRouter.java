@@ -183,7 +183,7 @@ public final class StreamRouter {
     void send() {
       int current = ++attempt;
       long timeout = Math.max(1, Math.min(requestTimeoutMillis, deadline - System.currentTimeMillis()));
-      DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeout);
+      DeliveryOptions options = Expiry.options(timeout);
       eventBus.<WireMessage>request(Addresses.stream(stream), request, options).onComplete(ar -> {
         if (current != attempt || promise.future().isComplete()) {
           return;
@@ -241,7 +241,7 @@ public final class StreamRouter {
       }
       long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
       eventBus.<WireMessage>request(Addresses.control(node), new Activate(stream, request),
-          new DeliveryOptions().setSendTimeout(timeout)).onComplete(act -> {
+          Expiry.options(timeout)).onComplete(act -> {
             if (current != attempt || promise.future().isComplete()) {
               return;
             }
@@ -283,7 +283,7 @@ public final class StreamRouter {
       step("activate here");
       long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
       eventBus.<WireMessage>request(Addresses.control(cluster.localNodeId()), new Activate(stream, request, true),
-          new DeliveryOptions().setLocalOnly(true).setSendTimeout(timeout)).onComplete(act -> {
+          Expiry.options(timeout).setLocalOnly(true)).onComplete(act -> {
             if (current != attempt || promise.future().isComplete()) {
               return;
             }
