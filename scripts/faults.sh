@@ -18,7 +18,9 @@
 #
 # Partitions need network namespaces (root): each node then runs in its own namespace on a bridge
 # (scripts/cluster.sh with TETHER_NETNS=on). Without them the partition fault is skipped, and said so.
-# Uses HTTP ports 25081.. and Hazelcast ports 22701..; results in target/faults/report.md.
+# Uses HTTP ports 25081.. and Hazelcast ports 22701..; results in target/faults/report.md, node logs in
+# target/faults/cluster (TETHER_LOG_LEVEL=DEBUG logs every push and resynchronisation of an owner;
+# TETHER_JAR runs the nodes from a copy of the jar, so that a rebuild cannot change it under them).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -30,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --nodes) NODES="$2"; shift 2 ;;
     --faults) FAULTS="$2"; shift 2 ;;
     --rounds|--seed) ARGS+=("$1" "$2"); shift 2 ;;
-    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 
