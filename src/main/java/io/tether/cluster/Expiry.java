@@ -27,7 +27,7 @@ final class Expiry {
         .addHeader(HEADER, Long.toString(System.currentTimeMillis() + timeoutMillis));
   }
 
-  /** Options for handing {@code received} on: the same expiry, and a timeout no longer than it leaves. */
+  /** Options for handing {@code received} on with {@code timeoutMillis} to wait: the same expiry goes along. */
   static DeliveryOptions relay(Message<?> received, long timeoutMillis) {
     DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMillis);
     String expires = received.headers().get(HEADER);

@@ -226,8 +226,9 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   @Override
   public StreamReply absentRefusal(Object key) {
     // The membership listener and the ticker notice losses within moments; this looks again in case the
-    // repaired partition table that made this member the primary of an empty partition came first.
-    observe();
+    // repaired partition table that made this member the primary of an empty partition came first. Only
+    // the member list is compared here (a few members), not the table: this runs on a partition thread.
+    noteLosses();
     ToIntFunction<Object> partitionOf = partitionIds;
     return partitionOf != null && isLost(partitionOf.applyAsInt(key)) ? lostRefusal() : null;
   }
@@ -238,15 +239,46 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   }
 
   /**
-   * Compares the current member list with the members known so far: every partition whose copies in the
-   * last whole partition table were all on members that are gone is lost. Then keeps the current table if
-   * each of its copies is on a current member (until the master has repaired it, the table still names
-   * the members that left, and the last whole one is kept).
+   * Notes the losses ({@link #noteLosses}), then keeps the current partition table if each of its copies is
+   * on a current member (until the master has repaired it, the table still names the members that left,
+   * and the last whole one is kept).
    */
   void observe() {
+    Set<UUID> current = noteLosses();
+    PartitionTable view = table;
+    if (current == null || view == null) {
+      return;
+    }
+    synchronized (this) {
+      // Read in full each time (271 partitions by default, a few microseconds) and compared, rather than
+      // trusting a change stamp of Hazelcast's internals.
+      UUID[][] read = new UUID[view.partitionCount()][];
+      boolean whole = true;
+      boolean changed = lastTable == null || lastTable.length != read.length;
+      for (int id = 0; id < read.length && whole; id++) {
+        read[id] = view.replicas(id);
+        for (UUID replica : read[id]) {
+          whole &= current.contains(replica);
+        }
+        changed = changed || !Arrays.equals(read[id], lastTable[id]);
+      }
+      if (whole && changed) {
+        lastTable = read;
+        log.debug("partition table kept: {} partitions on {} members", read.length, current.size());
+      }
+    }
+  }
+
+  /**
+   * Compares the current member list with the members known so far: every partition whose copies in the
+   * last whole partition table were all on members that are gone is lost.
+   *
+   * @return the current member list, or {@code null} before one is bound
+   */
+  private Set<UUID> noteLosses() {
     Supplier<Set<Member>> memberList = members;
     if (memberList == null) {
-      return;
+      return null;
     }
     long now = clock.getAsLong();
     synchronized (this) {
@@ -265,25 +297,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
         }
       }
       knownMembers = current;
-      PartitionTable view = table;
-      if (view != null) {
-        // Read in full each time (271 partitions by default, a few microseconds) and compared, rather than
-        // trusting a change stamp of Hazelcast's internals.
-        UUID[][] read = new UUID[view.partitionCount()][];
-        boolean whole = true;
-        boolean changed = lastTable == null || lastTable.length != read.length;
-        for (int id = 0; id < read.length && whole; id++) {
-          read[id] = view.replicas(id);
-          for (UUID replica : read[id]) {
-            whole &= current.contains(replica);
-          }
-          changed = changed || !Arrays.equals(read[id], lastTable[id]);
-        }
-        if (whole && changed) {
-          lastTable = read;
-          log.debug("partition table kept: {} partitions on {} members", read.length, current.size());
-        }
-      }
+      return current;
     }
   }
 
