@@ -1,5 +1,6 @@
 package io.tether.support;
 
+import io.vertx.core.http.ClientWebSocket;
 import io.vertx.core.http.WebSocket;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketConnectOptions;
@@ -22,22 +23,26 @@ public final class WsReader implements AutoCloseable {
     this.socket = socket;
   }
 
+  /**
+   * Connects with every handler in place before the upgrade completes: the server writes its first frame
+   * right after the handshake, and a handler set once the connect future completes can miss it.
+   */
   static WsReader open(WebSocketClient client, WebSocketConnectOptions options) {
-    return Await.result(client.connect(options).map(socket -> {
-      WsReader reader = new WsReader(socket);
-      socket.frameHandler(frame -> {
-        if (frame.isPing()) {
-          reader.pings.incrementAndGet();
-        } else if (frame.isText() && frame.isFinal()) {
-          reader.frames.add(new JsonObject(frame.textData()));
-        }
-      });
-      socket.closeHandler(v -> {
-        reader.closeStatus = socket.closeStatusCode();
-        reader.closeReason = socket.closeReason();
-      });
-      return reader;
-    }));
+    ClientWebSocket socket = client.webSocket();
+    WsReader reader = new WsReader(socket);
+    socket.frameHandler(frame -> {
+      if (frame.isPing()) {
+        reader.pings.incrementAndGet();
+      } else if (frame.isText() && frame.isFinal()) {
+        reader.frames.add(new JsonObject(frame.textData()));
+      }
+    });
+    socket.closeHandler(v -> {
+      reader.closeStatus = socket.closeStatusCode();
+      reader.closeReason = socket.closeReason();
+    });
+    Await.result(socket.connect(options));
+    return reader;
   }
 
   public void send(JsonObject frame) {
