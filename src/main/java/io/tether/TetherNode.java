@@ -144,6 +144,9 @@ public final class TetherNode {
     AccessGate gate = new AccessGate(new TokenService(vertx, secret, config.tokenTtlSeconds()), config.apiKey(),
         config.streamAuth(), new KeyedIds(secret));
     metrics.gauge("tether.cluster.members", "Members of the cluster as this node sees them", cluster::memberCount);
+    metrics.gauge("tether.partitions.safe", "1 while every partition has its backups in place and in sync, "
+        + "else 0 (during migrations, and after a member loss until its partitions are copied again)",
+        () -> cluster.isSafe() ? 1 : 0);
     metrics.gauge("tether.streams.local", "Streams whose primary copy lives on this member",
         services.store()::localSize);
     metrics.gauge("tether.route.inflight", "Requests this node sent to stream owners and awaits answers for",

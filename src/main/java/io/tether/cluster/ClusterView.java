@@ -29,6 +29,7 @@ public final class ClusterView {
   private final HazelcastInstance hazelcast;
   private final QuorumGuard quorum;
   private volatile boolean safe;
+  private volatile boolean settled;
 
   public ClusterView(HazelcastInstance hazelcast, QuorumGuard quorum) {
     this.hazelcast = hazelcast;
@@ -55,13 +56,43 @@ public final class ClusterView {
    * and blocks, so event loops only ever read the last answer.
    */
   public void startSafetyProbe(io.vertx.core.Vertx vertx) {
-    safe = checkSafe();
-    vertx.setPeriodic(1000, t -> vertx.executeBlocking(this::checkSafe, false).onSuccess(s -> safe = s));
+    record(checkSafe());
+    vertx.setPeriodic(1000, t -> vertx.executeBlocking(this::checkSafe, false).onSuccess(this::record));
   }
 
-  /** The last answer of the safety probe (joined, every partition's backups in place). */
+  private void record(boolean nowSafe) {
+    safe = nowSafe;
+    if (nowSafe) {
+      settled = true;
+    }
+  }
+
+  /**
+   * The last answer of the safety probe: every partition's backups are in place and in sync. A metric
+   * and an admin view, not readiness: it turns false on every member during each migration.
+   */
   public boolean isSafe() {
     return safe;
+  }
+
+  /**
+   * Whether the cluster has been safe at least once since this node started: a member that has just
+   * joined reports ready only from then on, so that a rolling update (which waits for each new pod to be
+   * ready before it stops the next one) never takes a member away while backups are still being copied
+   * to the newcomer. Never turns false again.
+   */
+  public boolean isSettled() {
+    return settled;
+  }
+
+  /** Whether this member's Hazelcast runs and counts it as a member. */
+  public boolean isJoined() {
+    try {
+      return hazelcast.getLifecycleService().isRunning()
+          && hazelcast.getCluster().getMembers().contains(hazelcast.getCluster().getLocalMember());
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   public HazelcastInstance hazelcast() {

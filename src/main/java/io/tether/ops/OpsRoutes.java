@@ -1,5 +1,6 @@
 package io.tether.ops;
 
+import io.tether.cluster.ClusterView;
 import io.tether.cluster.OwnerInfo;
 import io.tether.cluster.StreamServices;
 import io.tether.security.Credentials;
@@ -15,8 +16,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Operations endpoints: {@code /health/live}, {@code /health/ready}, {@code /metrics} (Prometheus) and
- * {@code /v1/admin/streams/{name}} (owner look-up, bearer-token protected when
- * {@code TETHER_ADMIN_TOKEN} is set).
+ * the admin views {@code /v1/admin/streams/{name}} (owner look-up) and {@code /v1/admin/cluster} (members
+ * and replication safety), bearer-token protected when {@code TETHER_ADMIN_TOKEN} is set.
  */
 public final class OpsRoutes {
 
@@ -40,26 +41,36 @@ public final class OpsRoutes {
       }
       ctx.next();
     }).handler(PrometheusScrapingHandler.create(services.metrics().registry()));
+    router.get("/v1/admin/cluster").handler(this::describeCluster);
     router.get(ADMIN_PREFIX + "*").handler(this::describeStream);
   }
 
   /**
-   * 200 once the node serves HTTP, is on the majority side of the cluster (not cut off by a partition, not
-   * just woken from a pause) and the cluster's partitions are safely replicated, else 503.
+   * Whether <em>this</em> node can serve: 200 once it serves HTTP, has joined, is on the majority side of
+   * the cluster (not cut off by a partition, not just woken from a pause) and the cluster has been safe
+   * once since it started; 503 while it starts, shuts down or sits on a minority side. Whether partitions
+   * are replicated right now is reported ({@code partitionsSafe}) but does not count: every member is
+   * unsafe during each migration, and a readiness that followed it would take every pod out of the
+   * Service at once.
    */
   private void ready(RoutingContext ctx) {
     boolean http = serving.getAsBoolean();
-    boolean safe = services.cluster().isSafe();
-    boolean quorum = services.cluster().hasQuorum();
-    boolean up = http && safe && quorum;
+    ClusterView cluster = services.cluster();
+    boolean joined = cluster.isJoined();
+    boolean quorum = cluster.hasQuorum();
+    boolean settled = cluster.isSettled();
+    boolean up = http && joined && quorum && settled;
     JsonObject body = new JsonObject()
         .put("status", up ? "UP" : "DOWN")
         .put("nodeId", services.nodeId())
         .put("pid", ProcessHandle.current().pid())
         .put("httpPort", services.identity().httpPort())
-        .put("members", services.cluster().memberCount())
-        .put("partitionsSafe", safe)
+        .put("serving", http)
+        .put("joined", joined)
+        .put("members", cluster.memberCount())
         .put("quorum", quorum)
+        .put("settled", settled)
+        .put("partitionsSafe", cluster.isSafe())
         .put("streamsOwned", services.owners().size());
     json(ctx, up ? 200 : 503, body);
   }
@@ -85,6 +96,27 @@ public final class OpsRoutes {
   private static void json(RoutingContext ctx, int status, JsonObject body) {
     ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json")
         .putHeader("Cache-Control", "no-store").end(body.encode());
+  }
+
+  /**
+   * The cluster as this node sees it: members, whether every partition has its backups in place now
+   * ({@code partitionsSafe}, what an operator waits for before taking the next member away by hand), and
+   * what this node holds.
+   */
+  private void describeCluster(RoutingContext ctx) {
+    if (services.config().adminProtected()
+        && !bearerMatches(ctx, services.config().adminToken(), "TETHER_ADMIN_TOKEN")) {
+      return;
+    }
+    ClusterView cluster = services.cluster();
+    JsonObject body = new JsonObject()
+        .put("nodeId", services.nodeId())
+        .put("members", new io.vertx.core.json.JsonArray(cluster.memberNodeIds().stream().sorted().toList()))
+        .put("quorum", cluster.hasQuorum())
+        .put("partitionsSafe", cluster.isSafe())
+        .put("localPrimaryPartitions", cluster.localPrimaryPartitions())
+        .put("streamsOwned", services.owners().size());
+    json(ctx, 200, body);
   }
 
   private void describeStream(RoutingContext ctx) {

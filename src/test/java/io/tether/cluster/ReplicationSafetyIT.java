@@ -186,7 +186,9 @@ class ReplicationSafetyIT {
   private static boolean allReady(int n) {
     for (int i = 1; i <= n; i++) {
       try {
-        if (http[i].get("/health/ready").status() != 200) {
+        // Ready, and every partition's backups in place again (readiness alone does not say that).
+        Resp ready = http[i].get("/health/ready");
+        if (ready.status() != 200 || !ready.json().getBoolean("partitionsSafe")) {
           return false;
         }
       } catch (RuntimeException e) {

@@ -678,7 +678,10 @@ public final class FaultHarness {
 
   // ------------------------------------------------------------------------------------------ cluster
 
-  /** Waits until every node answers, sees all members, and is on the majority side. */
+  /**
+   * Waits until every node answers, sees all members, is on the majority side, and every partition has
+   * its backups in place again: the next fault then meets a recovered cluster, one fault at a time.
+   */
   private void awaitHealthy(Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
@@ -687,7 +690,8 @@ public final class FaultHarness {
         Resp r = send("GET", i, "/health/ready", Map.of(), null, Duration.ofSeconds(2));
         healthy = r != null && r.body != null && r.body.startsWith("{")
             && new JsonObject(r.body).getInteger("members", 0) == nodes
-            && new JsonObject(r.body).getBoolean("quorum", false);
+            && new JsonObject(r.body).getBoolean("quorum", false)
+            && new JsonObject(r.body).getBoolean("partitionsSafe", false);
       }
       if (healthy) {
         return;

@@ -41,6 +41,20 @@ class OpsIT {
     assertThat(body.getLong("pid")).isEqualTo(ProcessHandle.current().pid());
     assertThat(body.getInteger("httpPort")).isEqualTo(node.httpPort());
     assertThat(body.getBoolean("partitionsSafe")).isTrue();
+    assertThat(body.getBoolean("settled")).isTrue();
+    assertThat(body.getBoolean("joined")).isTrue();
+    assertThat(body.getBoolean("quorum")).isTrue();
+  }
+
+  @Test
+  void adminDescribesTheCluster() {
+    Resp view = http.get("/v1/admin/cluster");
+    assertThat(view.status()).isEqualTo(200);
+    JsonObject body = view.json();
+    assertThat(body.getString("nodeId")).isEqualTo(node.nodeId());
+    assertThat(body.getJsonArray("members").stream().map(String::valueOf).toList()).containsExactly(node.nodeId());
+    assertThat(body.getBoolean("partitionsSafe")).isTrue();
+    assertThat(body.getInteger("localPrimaryPartitions")).isEqualTo(271);
   }
 
   @Test

@@ -261,6 +261,10 @@ class ErrorsIT {
     Resp ok = http.get(admin, Map.of("Authorization", "Bearer s3cret"));
     assertThat(ok.status()).isEqualTo(200);
     assertThat(ok.json().getJsonObject("owner").getString("nodeId")).isEqualTo(node.nodeId());
+
+    refused(http.get("/v1/admin/cluster"), 401, "unauthorized");
+    refused(http.get("/v1/admin/cluster", Map.of("Authorization", "Bearer wrong")), 403, "forbidden");
+    assertThat(http.get("/v1/admin/cluster", Map.of("Authorization", "Bearer s3cret")).status()).isEqualTo(200);
   }
 
   @Test
