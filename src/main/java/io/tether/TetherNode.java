@@ -147,6 +147,8 @@ public final class TetherNode {
     metrics.gauge("tether.partitions.safe", "1 while every partition has its backups in place and in sync, "
         + "else 0 (during migrations, and after a member loss until its partitions are copied again)",
         () -> cluster.isSafe() ? 1 : 0);
+    metrics.gauge("tether.stream.owners", "Active stream owners on this node (idle ones passivate)",
+        services.owners()::size);
     metrics.gauge("tether.streams.local", "Streams whose primary copy lives on this member",
         services.store()::localSize);
     metrics.gauge("tether.route.inflight", "Requests this node sent to stream owners and awaits answers for",

@@ -42,6 +42,7 @@ public final class NodeAgent extends VerticleBase {
   private UUID membershipListener;
   private UUID migrationListener;
   private long sweepTimer = -1;
+  private long ownerSweepTimer = -1;
   private boolean sweeping;
   private volatile boolean leaving;
 
@@ -63,12 +64,15 @@ public final class NodeAgent extends VerticleBase {
       }
     });
     sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
+    long ownerSweep = ownerSweepMillis(services.config());
+    ownerSweepTimer = vertx.setPeriodic(ownerSweep, ownerSweep, t -> services.owners().sweep(System.currentTimeMillis()));
     return Future.all(control.completion(), live.completion(), leavingNotices.completion());
   }
 
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(sweepTimer);
+    vertx.cancelTimer(ownerSweepTimer);
     try {
       if (membershipListener != null) {
         services.cluster().hazelcast().getCluster().removeMembershipListener(membershipListener);
@@ -164,7 +168,8 @@ public final class NodeAgent extends VerticleBase {
           .onComplete(reply -> {
             if (reply.succeeded()) {
               message.reply(reply.result().body());
-            } else if (maybeApplied(reply.cause()) && !activate.request().retriable()) {
+            } else if (maybeApplied(reply.cause()) && !activate.request().retriable()
+                && !StreamRouter.discarded(reply.cause())) {
               // The owner had the request and did not answer in time: it may have applied it. Sending it
               // again could apply it twice; the client is told that it cannot know.
               message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, "the stream owner did not answer in time");
@@ -216,11 +221,19 @@ public final class NodeAgent extends VerticleBase {
 
   /** Retires the owners of a partition whose primary copy moved to another member. */
   private void partitionMovedAway(int partition) {
-    for (StreamOwner owner : services.owners().all()) {
-      if (owner.partition() == partition) {
-        owner.retireAsync("its partition moved to another member");
-      }
+    for (StreamOwner owner : services.owners().inPartition(partition)) {
+      owner.retireAsync("its partition moved to another member");
     }
+  }
+
+  /**
+   * How often active owners get their upkeep (lease expiry, presence, passivation): a quarter of the idle
+   * time, between 250 ms and 5 s, so an owner passivates within 1.25 times the idle time; 5 s when owners
+   * never passivate (leases lapse after three heartbeats, 60 s by default).
+   */
+  static long ownerSweepMillis(io.tether.config.TetherConfig config) {
+    long idle = config.ownerIdleSeconds() * 1000L;
+    return idle <= 0 ? 5_000 : Math.max(250, Math.min(5_000, idle / 4));
   }
 
   // ----------------------------------------------------------------------------------- live pushes

@@ -21,6 +21,23 @@ public interface OwnerCompanion {
   /** The owner no longer owns the stream (it stepped down, the node stops, the stream is gone). */
   void stop();
 
+  /**
+   * Periodic upkeep, called by the owner on its context from the node's sweep (every few seconds), so
+   * that a companion needs no timer of its own while nothing happens (presence leases lapse here).
+   */
+  default void sweep(long now) {
+  }
+
+  /**
+   * Whether the companion has work in progress that only this owner can carry on (a generation, a tool
+   * it runs, events or a snapshot being written, devices present): the owner then stays up. A session
+   * that merely waits for a human decision or a client's tool result is not busy; its next command
+   * wakes a new owner, which restores it.
+   */
+  default boolean busy() {
+    return false;
+  }
+
   /** A command failed because the companion stopped before handling it: it can go to the next owner. */
   final class Stopped extends RuntimeException {
     public Stopped() {

@@ -5,38 +5,62 @@ import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Set;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The stream owners running on this node, by stream name. */
+/**
+ * The active stream owners on this node, by stream name and by partition. Only active owners are here:
+ * an owner leaves when it steps down or passivates, so everything that walks owners (a partition
+ * moving away, a member leaving, the periodic sweep) costs what is active, not what was ever touched.
+ */
 public final class OwnerRegistry {
 
   private final Map<String, StreamOwner> owners = new ConcurrentHashMap<>();
+  private final Map<Integer, Set<StreamOwner>> byPartition = new ConcurrentHashMap<>();
   private final Set<StreamOwner> retiring = ConcurrentHashMap.newKeySet();
   private final AtomicInteger operationsInFlight = new AtomicInteger();
 
   void add(StreamOwner owner) {
     owners.put(owner.stream(), owner);
+    byPartition.computeIfAbsent(owner.partition(), p -> ConcurrentHashMap.newKeySet()).add(owner);
   }
 
   void remove(StreamOwner owner) {
     owners.remove(owner.stream(), owner);
+    byPartition.computeIfPresent(owner.partition(), (p, set) -> {
+      set.remove(owner);
+      return set.isEmpty() ? null : set;
+    });
   }
 
   public StreamOwner get(String stream) {
     return owners.get(stream);
   }
 
+  /** Active owners on this node. */
   public int size() {
     return owners.size();
+  }
+
+  /** The active owners of streams in {@code partition}. */
+  public Collection<StreamOwner> inPartition(int partition) {
+    Set<StreamOwner> set = byPartition.get(partition);
+    return set == null ? List.of() : List.copyOf(set);
   }
 
   /** Retires every owner on this node (handover at shutdown). */
   public void retireAll(String why) {
     for (StreamOwner owner : owners.values()) {
       owner.retireAsync(why);
+    }
+  }
+
+  /** Runs every active owner's periodic upkeep (leases, companion, passivation) on its own context. */
+  void sweep(long now) {
+    for (StreamOwner owner : owners.values()) {
+      owner.sweepAsync(now);
     }
   }
 

@@ -74,7 +74,10 @@ public final class StreamOwner extends VerticleBase {
   private final List<Message<WireMessage>> early = new ArrayList<>();
   private boolean retired;
   private MessageConsumer<WireMessage> consumer;
-  private long leaseTimer = -1;
+  /** When this owner last handled a request (any kind): the clock of passivation. */
+  private long lastActivity = now();
+  /** Processors this owner submitted and has not seen answered. */
+  private int operations;
   /** Logic running beside this owner for this stream (a session's conversation), or {@code null}. */
   private OwnerCompanion companion;
   private boolean exists;
@@ -154,10 +157,9 @@ public final class StreamOwner extends VerticleBase {
           });
     }
     return started.onSuccess(v -> {
-      services.owners().add(this);
-      services.metrics().ownedStreams().incrementAndGet();
-      long interval = services.config().heartbeatSeconds() * 1000L;
-      leaseTimer = vertx.setPeriodic(interval, interval, t -> expireLeases());
+      if (!retired) {
+        services.owners().add(this);
+      }
       log.debug("owner of {} active on {} with epoch {}", stream, services.nodeId(), fence.epoch());
     });
   }
@@ -193,13 +195,9 @@ public final class StreamOwner extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    if (leaseTimer >= 0) {
-      vertx.cancelTimer(leaseTimer);
-    }
     stopCompanion();
     services.owners().remove(this);
     services.owners().retired(this);
-    services.metrics().ownedStreams().decrementAndGet();
     return consumer == null ? Future.succeededFuture() : consumer.unregister().recover(e -> Future.succeededFuture());
   }
 
@@ -214,12 +212,20 @@ public final class StreamOwner extends VerticleBase {
       message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, "the request arrived after its sender stopped waiting");
       return;
     }
+    lastActivity = now();
     if (!ready) {
       early.add(message);
       return;
     }
     if (retired) {
-      message.reply(moved());
+      StreamOwner successor = services.owners().get(stream);
+      if (successor != null && successor != this) {
+        // A new owner runs on this node already (this one passivated, or stepped down and the stream
+        // came back here): hand it the request rather than send the client round again.
+        successor.deliver(message);
+      } else {
+        message.reply(moved());
+      }
       return;
     }
     WireMessage body = message.body();
@@ -270,8 +276,12 @@ public final class StreamOwner extends VerticleBase {
   /** Runs a processor; a stale-owner answer retires this owner and becomes {@link Outcome#MOVED}. */
   private Future<StreamReply> execute(StreamProcessors.Primary processor) {
     services.owners().operationCounter().incrementAndGet();
+    operations++;
     return services.store().execute(stream, processor, context)
-        .andThen(ar -> services.owners().operationCounter().decrementAndGet())
+        .andThen(ar -> {
+          services.owners().operationCounter().decrementAndGet();
+          operations--;
+        })
         .recover(failure -> {
           if (failure instanceof io.tether.stream.StreamStore.NotSubmitted) {
             // This member's Hazelcast is going away: nothing ran; the request goes to the next owner.
@@ -889,8 +899,8 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /** Drops subscriptions whose node stopped renewing them, or that live on a node that left. */
-  private void expireLeases() {
-    long cutoff = now() - services.config().heartbeatSeconds() * 3000L;
+  private void expireLeases(long now) {
+    long cutoff = now - services.config().heartbeatSeconds() * 3000L;
     subs.values().removeIf(s -> s.active && s.lastSeen < cutoff);
     if (subs.isEmpty()) {
       clearRecent();
@@ -900,6 +910,59 @@ public final class StreamOwner extends VerticleBase {
   /** Called (on any thread) when a member leaves: its subscriptions are gone with it. */
   void nodeLeft(String nodeId) {
     context.runOnContext(v -> subs.keySet().removeIf(k -> k.node.equals(nodeId)));
+  }
+
+  // ------------------------------------------------------------------------------------ upkeep
+
+  /** Runs {@link #sweep} on this owner's context (the node's sweep calls it for every active owner). */
+  void sweepAsync(long now) {
+    context.runOnContext(v -> sweep(now));
+  }
+
+  /**
+   * Periodic upkeep, driven by the node rather than a timer per stream: expires live subscriptions whose
+   * node stopped renewing them, lets the companion do the same with presence, and passivates this owner
+   * once it has been idle for {@code TETHER_OWNER_IDLE_SECONDS}.
+   */
+  void sweep(long now) {
+    if (retired) {
+      return;
+    }
+    expireLeases(now);
+    if (companion != null) {
+      companion.sweep(now);
+    }
+    long idleMillis = services.config().ownerIdleSeconds() * 1000L;
+    if (idleMillis > 0 && now - lastActivity >= idleMillis && quiet()) {
+      passivate();
+    }
+  }
+
+  /**
+   * Nothing depends on this owner staying up: no live reader, no answer or completion it still waits
+   * for, no unreplicated write to repair, no companion work. What it holds is all in the map.
+   */
+  private boolean quiet() {
+    return ready && early.isEmpty() && subs.isEmpty() && held.isEmpty() && reorder.isEmpty() && !unreplicated
+        && !gapTimerSet && operations == 0 && (companion == null || !companion.busy());
+  }
+
+  /**
+   * Retires an idle owner: its address, timers and memory go; the stream stays in the map. The next
+   * request finds no handler and activates a new owner, which claims the stream with a higher epoch
+   * exactly as after a failover (and restores the session's companion from its snapshot). Requests that
+   * reach this owner while it still answers go to that successor ({@link #handle}).
+   */
+  private void passivate() {
+    log.debug("owner of {} on {} passivates after {} s idle", stream, services.nodeId(),
+        services.config().ownerIdleSeconds());
+    services.metrics().passivated();
+    stepDown();
+  }
+
+  /** Hands a request to this owner from another one of the same stream on this node. */
+  void deliver(Message<WireMessage> message) {
+    context.runOnContext(v -> handle(message));
   }
 
   // ------------------------------------------------------------------------------------ retirement
@@ -913,8 +976,12 @@ public final class StreamOwner extends VerticleBase {
     if (retired) {
       return;
     }
-    retired = true;
     log.info("owner of {} on {} steps down: {}", stream, services.nodeId(), why);
+    stepDown();
+  }
+
+  private void stepDown() {
+    retired = true;
     stopCompanion();
     // Held duplicates go to the next owner, which answers them from a claimed, replicated state.
     held.forEach(h -> h.message.reply(moved()));

@@ -77,6 +77,8 @@ import java.util.UUID;
  * @param minReplicas          copies of a stream's partition (primary included) that must exist for a write to be
  *                             taken, like Kafka's min.insync.replicas. Default: 2 when the quorum is above 1, else 1
  *                             ({@code TETHER_MIN_REPLICAS})
+ * @param ownerIdleSeconds     a stream owner with no request, live reader or work in progress for this long retires
+ *                             (passivates) until the next request; 0 keeps owners forever ({@code TETHER_OWNER_IDLE_SECONDS})
  */
 public record TetherConfig(
     String nodeId,
@@ -135,7 +137,8 @@ public record TetherConfig(
     String clusterTlsKey,
     String clusterTlsCa,
     int clusterQuorum,
-    int minReplicas) {
+    int minReplicas,
+    int ownerIdleSeconds) {
 
   public TetherConfig {
     require(httpPort >= 0 && httpPort <= 65535, "TETHER_HTTP_PORT must be a port number");
@@ -177,6 +180,7 @@ public record TetherConfig(
     require(clusterTlsCa.isEmpty() || !clusterTlsCert.isEmpty(), "TETHER_CLUSTER_TLS_CA needs TETHER_CLUSTER_TLS_CERT");
     require(clusterQuorum >= 1, "TETHER_CLUSTER_QUORUM must be at least 1");
     require(minReplicas == 1 || minReplicas == 2, "TETHER_MIN_REPLICAS must be 1 or 2 (the streams map keeps one backup)");
+    require(ownerIdleSeconds >= 0, "TETHER_OWNER_IDLE_SECONDS must not be negative");
   }
 
   /** Defaults for a local run. */
@@ -261,7 +265,8 @@ public record TetherConfig(
         reader.string("TETHER_CLUSTER_TLS_KEY", ""),
         reader.string("TETHER_CLUSTER_TLS_CA", ""),
         quorum,
-        reader.integer("TETHER_MIN_REPLICAS", quorum > 1 ? 2 : 1));
+        reader.integer("TETHER_MIN_REPLICAS", quorum > 1 ? 2 : 1),
+        reader.integer("TETHER_OWNER_IDLE_SECONDS", 60));
   }
 
   /**
@@ -398,6 +403,7 @@ public record TetherConfig(
     m.put("TETHER_CLUSTER_TLS_CA", clusterTlsCa);
     m.put("TETHER_CLUSTER_QUORUM", Integer.toString(clusterQuorum));
     m.put("TETHER_MIN_REPLICAS", Integer.toString(minReplicas));
+    m.put("TETHER_OWNER_IDLE_SECONDS", Integer.toString(ownerIdleSeconds));
     return m;
   }
 

@@ -71,7 +71,6 @@ public final class SessionCompanion implements OwnerCompanion {
   private final DevicePresence presence;
   /** Devices whose joined or left event is being appended (so it is appended once). */
   private final java.util.Set<String> announcing = new java.util.HashSet<>();
-  private long presenceTimer = -1;
   private long reconcileTimer = -1;
   /** Events appended since the snapshot was last saved; see {@link #countForSnapshot}. */
   private int eventsSinceSave;
@@ -108,7 +107,6 @@ public final class SessionCompanion implements OwnerCompanion {
       started = true;
       // Devices the previous owner saw stay listed until their leases, renewed by their nodes, lapse.
       presence.restore(state.devices(), System.currentTimeMillis());
-      presenceTimer = vertx.setPeriodic(leaseMillis() / 3, t -> expirePresence());
       List<Runnable> queued = new ArrayList<>(waiting);
       waiting.clear();
       resumeWork();
@@ -141,9 +139,6 @@ public final class SessionCompanion implements OwnerCompanion {
   @Override
   public void stop() {
     stopped = true;
-    if (presenceTimer >= 0) {
-      vertx.cancelTimer(presenceTimer);
-    }
     if (reconcileTimer >= 0) {
       vertx.cancelTimer(reconcileTimer);
     }
@@ -151,6 +146,34 @@ public final class SessionCompanion implements OwnerCompanion {
       generation.halt();
       generation = null;
     }
+  }
+
+  /** Lapsed presence leases, from the owner's periodic sweep (no timer of its own). */
+  @Override
+  public void sweep(long now) {
+    if (started && !stopped) {
+      expirePresence();
+      if (!busyExceptSnapshot() && eventsSinceSave > 0) {
+        // About to go idle: save the snapshot, so that the next owner restores from here quickly.
+        saveNow();
+      }
+    }
+  }
+
+  @Override
+  public boolean busy() {
+    return busyExceptSnapshot() || eventsSinceSave > 0 || saveScheduled || !saving.isComplete();
+  }
+
+  /**
+   * Work only this owner can carry on: restoring, commands or appends in flight, a generation or a tool
+   * it runs ({@link #updateActive}'s marker), devices present or presence events owed. Waiting for a
+   * human decision or a client's tool result is not work.
+   */
+  private boolean busyExceptSnapshot() {
+    return !started || !waiting.isEmpty() || !tail.isComplete() || markedActive
+        || presence.trackedDevices() > 0 || !announcing.isEmpty() || reconcileTimer >= 0
+        || (generation != null && generation.flushTimer >= 0);
   }
 
   // ------------------------------------------------------------------------------------ commands

@@ -21,7 +21,6 @@ public final class TetherMetrics {
 
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final Map<String, AtomicInteger> connections = new ConcurrentHashMap<>();
-  private final AtomicInteger ownedStreams = new AtomicInteger();
   private final Counter appends;
   private final Counter appendRefusals;
   private final Timer appendLatency;
@@ -30,6 +29,7 @@ public final class TetherMetrics {
   private final Counter ownershipClaims;
   private final Counter failovers;
   private final Counter slowConsumersCut;
+  private final Counter passivations;
 
   public TetherMetrics() {
     appends = Counter.builder("tether.appends").description("Appends accepted by stream owners on this node")
@@ -49,8 +49,8 @@ public final class TetherMetrics {
         .description("Streams taken over from a member that left the cluster").register(registry);
     slowConsumersCut = Counter.builder("tether.slow.consumers.cut")
         .description("Live connections closed because they could not keep up").register(registry);
-    Gauge.builder("tether.streams.owned", ownedStreams, AtomicInteger::get)
-        .description("Streams whose owner verticle runs on this node").register(registry);
+    passivations = Counter.builder("tether.owner.passivations")
+        .description("Stream owners retired after TETHER_OWNER_IDLE_SECONDS without activity").register(registry);
     for (String transport : new String[] {"sse", "long-poll", "websocket"}) {
       connections(transport);
     }
@@ -73,8 +73,8 @@ public final class TetherMetrics {
     return connections.values().stream().mapToInt(AtomicInteger::get).sum();
   }
 
-  public AtomicInteger ownedStreams() {
-    return ownedStreams;
+  public void passivated() {
+    passivations.increment();
   }
 
   public void appended(long nanos) {

@@ -66,7 +66,7 @@ class OpsIT {
     assertThat(metrics.status()).isEqualTo(200);
     assertThat(metrics.body()).contains(
         "tether_appends_total", "tether_append_latency_seconds", "tether_replay_events",
-        "tether_streams_owned", "tether_connections{transport=\"sse\"}", "tether_connections{transport=\"websocket\"}",
+        "tether_stream_owners", "tether_owner_passivations_total", "tether_connections{transport=\"sse\"}", "tether_connections{transport=\"websocket\"}",
         "tether_connections{transport=\"long-poll\"}", "tether_ownership_claims_total", "tether_failovers_total",
         "vertx_http_server_requests_total");
     assertThat(metrics.body()).containsPattern("tether_appends_total [1-9]");
