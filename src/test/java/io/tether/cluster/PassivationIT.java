@@ -69,6 +69,26 @@ class PassivationIT {
     return promise.future().await(10, TimeUnit.SECONDS);
   }
 
+  /**
+   * Stream addresses in the node selector's cache of the node's clustered event bus (Vert.x keeps one
+   * entry per address it has sent to while that address has registrations). Read by reflection: no API
+   * exposes it, and it is what a node that only routed would otherwise keep per stream.
+   */
+  private static long routedStreamAddresses(TetherNode node) {
+    try {
+      Object bus = node.vertx().eventBus();
+      java.lang.reflect.Field selectorField = bus.getClass().getDeclaredField("nodeSelector");
+      selectorField.setAccessible(true);
+      Object selector = selectorField.get(bus);
+      java.lang.reflect.Field entriesField = selector.getClass().getDeclaredField("entries");
+      entriesField.setAccessible(true);
+      Map<?, ?> entries = (Map<?, ?>) entriesField.get(selector);
+      return entries.keySet().stream().filter(k -> k.toString().startsWith(Addresses.stream(""))).count();
+    } catch (ReflectiveOperationException e) {
+      throw new AssertionError("the Vert.x event bus changed shape: " + e, e);
+    }
+  }
+
   private static long epoch(String stream) {
     Resp admin = http.get(0).get("/v1/admin/streams/" + stream);
     assertThat(admin.status()).as(admin.body()).isEqualTo(200);
@@ -135,7 +155,11 @@ class PassivationIT {
       assertThat(http.get(i % 3).put(path, "text/plain", "x" + i).status()).isEqualTo(201);
       assertThat(http.get((i + 1) % 3).get(path + "?offset=-1").status()).isEqualTo(200);
     }
+    assertThat(nodes.stream().mapToLong(PassivationIT::routedStreamAddresses).sum())
+        .as("routing entries while the owners are up").isPositive();
     await().atMost(Duration.ofSeconds(30)).until(() -> activeOwners() == 0);
+    // Once the addresses are unregistered, no node keeps a routing entry for any of them.
+    await().atMost(Duration.ofSeconds(30)).until(() -> nodes.stream().allMatch(n -> routedStreamAddresses(n) == 0));
     for (TetherNode node : nodes) {
       assertThat(node.services().owners().size()).isZero();
       assertThat(node.services().metrics().registry().get("tether.stream.owners").gauge().value()).isZero();
