@@ -19,12 +19,8 @@ import io.vertx.core.eventbus.MessageConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -41,7 +37,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * An event is pushed only after its entry processor completed, i.e. after the backup acknowledged it,
  * so no reader ever sees an event a failover could lose.
  *
- * <p>The push position {@code nextPush} is also the owner's <em>committed watermark</em>: every event
+ * <p>The push position is also the owner's <em>committed watermark</em> ({@link LiveFanOut}): every event
  * below it is on the backup copy. Reads, subscriptions, forks and descriptions are served up to it and
  * no further, and an idempotent producer's retry that finds its original still in flight is answered
  * only once the original is below it. A write whose backup was not acknowledged is answered
@@ -52,9 +48,6 @@ public final class StreamOwner extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(StreamOwner.class);
 
-  /** Events kept after pushing, to serve a subscription that activates just behind the push position. */
-  private static final int RECENT_EVENTS = 64;
-  private static final long RECENT_BYTES = 256 * 1024;
   /** How long a retired owner keeps answering MOVED before it unregisters. */
   private static final long RETIRED_GRACE_MILLIS = 5_000;
   /** How long an out-of-order completion may wait for the missing one before the owner re-reads. */
@@ -82,14 +75,8 @@ public final class StreamOwner extends VerticleBase {
   private OwnerCompanion companion;
   private boolean exists;
 
-  // Live fan-out state, confined to this verticle's context.
-  private final Map<SubKey, Sub> subs = new HashMap<>();
-  private final TreeMap<Long, Pending> reorder = new TreeMap<>();
-  private final ArrayDeque<Pending> recent = new ArrayDeque<>();
-  private long recentBytes;
-  private long nextPush = -1;
-  /** End (exclusive index) of the highest append acknowledged by its backup: all below are replicated. */
-  private long ackedEnd = -1;
+  /** Subscriptions, ordering of completions and the committed watermark; confined to this context. */
+  private final LiveFanOut live = new LiveFanOut(this::push);
   /** A write failed with its backup state unknown: the whole stream must be re-replicated before pushing. */
   private boolean unreplicated;
   private int resyncFailures;
@@ -175,8 +162,7 @@ public final class StreamOwner extends VerticleBase {
       fence = new Fence(reply.ownerEpoch(), token);
       incarnation = reply.incarnation();
       // The claim shipped the whole stream to the backup: everything up to its tail is replicated.
-      nextPush = reply.next().index();
-      ackedEnd = nextPush;
+      live.start(reply.next().index());
       // A failover: the stream's previous owner is no longer a member (it died, or was expelled), as
       // opposed to a handover (its partition moved while it lives) or this node's own earlier owner.
       String previous = reply.previousOwner();
@@ -238,7 +224,7 @@ public final class StreamOwner extends VerticleBase {
     } else if (body instanceof StreamRequest.Ping r) {
       ping(message, r);
     } else if (body instanceof StreamRequest.Unsubscribe r) {
-      subs.remove(new SubKey(r.node(), r.subscription()));
+      live.unsubscribe(r.node(), r.subscription());
       message.reply(StreamReply.of(Outcome.OK).build());
     } else if (body instanceof StreamRequest.Create r) {
       create(message, r.spec());
@@ -345,11 +331,11 @@ public final class StreamOwner extends VerticleBase {
         return;
       }
       StreamReply reply = ar.result();
-      if (reply.outcome() == Outcome.DUPLICATE && reply.next() != null && reply.next().index() > nextPush) {
+      if (reply.outcome() == Outcome.DUPLICATE && reply.next() != null && reply.next().index() > live.watermark()) {
         // A retry whose original may still be waiting for its backup (or failed without one): answer
         // once everything up to the tail it saw is committed, never before.
         held.add(new Held(reply.next().index(), message, reply));
-        if (unreplicated || !reorder.isEmpty()) {
+        if (unreplicated || live.hasGap()) {
           scheduleResync();
         }
         return;
@@ -377,8 +363,9 @@ public final class StreamOwner extends VerticleBase {
       StreamReply reply = ar.result();
       if (reply.outcome() == Outcome.APPENDED) {
         services.metrics().appended(System.nanoTime() - started);
-        ackedEnd = Math.max(ackedEnd, reply.next().index());
-        onAppended(reply.start(), spec.payload(), spec.close());
+        live.acknowledged(reply.next().index());
+        live.appended(reply.start(), spec.payload(), spec.close());
+        progressed();
       } else {
         services.metrics().appendRefused();
       }
@@ -526,11 +513,8 @@ public final class StreamOwner extends VerticleBase {
     if (reply.outcome() == Outcome.CREATED) {
       fence = new Fence(reply.ownerEpoch(), token);
       incarnation = reply.incarnation();
-      nextPush = reply.next().index();
-      ackedEnd = nextPush;
+      live.start(reply.next().index());
       unreplicated = false;
-      reorder.clear();
-      clearRecent();
       stopCompanion();
       exists = true;
       startCompanion();
@@ -576,7 +560,7 @@ public final class StreamOwner extends VerticleBase {
         message.reply(ar.result());
       } else {
         StreamReply meta = ar.result();
-        message.reply(new OwnerInfo(services.identity(), fence.epoch(), meta.earliest(), meta.next(), subs.size()));
+        message.reply(new OwnerInfo(services.identity(), fence.epoch(), meta.earliest(), meta.next(), live.subscriptions()));
       }
     });
   }
@@ -584,85 +568,48 @@ public final class StreamOwner extends VerticleBase {
   // ------------------------------------------------------------------------------------ live fan-out
 
   private void subscribe(Message<WireMessage> message, StreamRequest.Subscribe r) {
-    SubKey key = new SubKey(r.node(), r.subscription());
-    Sub sub = new Sub(key, now());
-    subs.put(key, sub);
+    LiveFanOut.Sub sub = live.subscribe(r.node(), r.subscription(), now());
     execute(new StreamProcessors.Read(r.start(), r.maxBytes(), visibleLimit(), fence, now(), true)).onComplete(ar -> {
       if (ar.failed()) {
-        subs.remove(key, sub);
+        live.drop(sub);
         fail(message, ar.cause(), false);
         return;
       }
       StreamReply reply = ar.result();
       services.metrics().replayed(reply.events().size(), reply.eventBytes());
-      if (reply.outcome() != Outcome.OK || !reply.upToDate() || reply.closed() || subs.get(key) != sub) {
+      if (reply.outcome() != Outcome.OK || !reply.upToDate() || reply.closed() || !live.isCurrent(sub)) {
         // Not at the tail yet (the subscriber reads on), closed, or refused: nothing to push.
-        subs.remove(key, sub);
+        live.drop(sub);
         message.reply(reply);
         return;
       }
-      sub.next = reply.next().index();
-      sub.active = true;
       message.reply(reply);
-      catchUpFromRecent(sub);
+      live.activate(sub, reply.next().index());
     });
   }
 
   private void ping(Message<WireMessage> message, StreamRequest.Ping r) {
-    Sub sub = subs.get(new SubKey(r.node(), r.subscription()));
-    if (sub == null || !sub.active) {
+    long watermark = live.renew(r.node(), r.subscription(), now());
+    if (watermark == LiveFanOut.NOT_SUBSCRIBED) {
       message.reply(StreamReply.of(Outcome.ABSENT).owner(fence.epoch(), services.nodeId()).build());
       return;
     }
-    sub.lastSeen = now();
     // The push position (index only): a subscriber behind it for two pings in a row missed a push.
     message.reply(StreamReply.of(Outcome.OK).owner(fence.epoch(), services.nodeId())
-        .next(nextPush >= 0 ? new Offset(nextPush, 0) : null).build());
+        .next(watermark >= 0 ? new Offset(watermark, 0) : null).build());
   }
 
-  /** An accepted append (or close): queue it for fan-out in offset order. */
-  private void onAppended(Offset at, byte[] payload, boolean closes) {
-    if (payload.length > 0) {
-      reorder.put(at.index(), new Pending(at, payload, false));
-    }
-    if (closes) {
-      long index = payload.length > 0 ? at.index() + 1 : at.index();
-      Offset end = payload.length > 0 ? at.plus(payload.length) : at;
-      reorder.put(index, new Pending(end, null, true));
-    }
-    drain();
-  }
-
-  private void drain() {
-    if (nextPush < 0) {
-      return;
-    }
-    List<Pending> batch = new ArrayList<>();
-    boolean closes = false;
-    while (!reorder.isEmpty() && reorder.firstKey() <= nextPush) {
-      Pending p = reorder.pollFirstEntry().getValue();
-      if (p.at.index() < nextPush) {
-        continue;
-      }
-      if (p.close) {
-        closes = true;
-        continue;
-      }
-      batch.add(p);
-      nextPush++;
-    }
-    if (!batch.isEmpty() || closes) {
-      fanOut(batch, closes);
-    }
+  /** The watermark moved (or a hole appeared): answer what waited for it, repair what is missing. */
+  private void progressed() {
     releaseHeld();
-    if (!reorder.isEmpty() || unreplicated) {
+    if (live.hasGap() || unreplicated) {
       scheduleResync();
     }
   }
 
   /** How far reads may see: the committed watermark (no limit before the stream exists here). */
   private long visibleLimit() {
-    return nextPush >= 0 ? nextPush : Long.MAX_VALUE;
+    return live.visibleLimit();
   }
 
   /** Sends the answers that waited for the watermark to reach their index. */
@@ -670,8 +617,9 @@ public final class StreamOwner extends VerticleBase {
     if (held.isEmpty()) {
       return;
     }
+    long watermark = live.watermark();
     held.removeIf(h -> {
-      if (nextPush >= h.index) {
+      if (watermark >= h.index) {
         h.message.reply(h.reply);
         return true;
       }
@@ -699,7 +647,9 @@ public final class StreamOwner extends VerticleBase {
    * already (a backup applies appends only in order) and a read is enough.
    */
   private void resync() {
-    if (retired || nextPush < 0 || (reorder.isEmpty() && !unreplicated && held.isEmpty())) {
+    long nextPush = live.watermark();
+    long ackedEnd = live.ackedEnd();
+    if (retired || nextPush < 0 || (!live.hasGap() && !unreplicated && held.isEmpty())) {
       return;
     }
     Offset from = new Offset(nextPush, 0);
@@ -710,7 +660,7 @@ public final class StreamOwner extends VerticleBase {
       read = execute(new StreamProcessors.Read(new ReadStart.At(from), Long.MAX_VALUE, ackedEnd, fence, now(), false));
     } else {
       // Nothing acknowledged past the watermark yet: the missing completions are still on their way.
-      if (!reorder.isEmpty() || !held.isEmpty()) {
+      if (live.hasGap() || !held.isEmpty()) {
         scheduleResync();
       }
       return;
@@ -734,143 +684,23 @@ public final class StreamOwner extends VerticleBase {
       }
       if (replicating) {
         unreplicated = false;
-        ackedEnd = Math.max(ackedEnd, reply.next().index());
+        live.acknowledged(reply.next().index());
       }
-      if (reply.start() == null || reply.start().index() != nextPush) {
-        drain();
-        return;
-      }
-      List<Pending> batch = new ArrayList<>();
-      Offset at = reply.start();
-      for (byte[] event : reply.events()) {
-        batch.add(new Pending(at, event, false));
-        at = at.plus(event.length);
-      }
-      nextPush = reply.next().index();
-      reorder.headMap(nextPush).clear();
-      boolean closes = reply.closed();
-      if (closes) {
-        reorder.clear();
-      }
-      if (!batch.isEmpty() || closes) {
-        fanOut(batch, closes);
-      }
-      drain();
+      live.resynced(reply.start(), reply.events(), reply.next(), reply.closed());
+      progressed();
     });
-  }
-
-  /**
-   * Sends consecutive events to every active subscription, each from its own position (a subscription
-   * that activated inside the batch gets the part it lacks). One message per node and position.
-   */
-  private void fanOut(List<Pending> batch, boolean closes) {
-    if (log.isDebugEnabled() && !batch.isEmpty()) {
-      log.debug("push {} [{}, {}) epoch {} to {} subscriptions", stream, batch.get(0).at.index(),
-          batch.get(0).at.index() + batch.size(), fence.epoch(), subs.size());
-    }
-    if (!subs.isEmpty()) {
-      long first = batch.isEmpty() ? nextPush : batch.get(0).at.index();
-      long end = first + batch.size();
-      Map<Long, Map<String, List<Sub>>> byPosition = new HashMap<>();
-      for (Sub sub : subs.values()) {
-        if (!sub.active) {
-          continue;
-        }
-        if (sub.next < first) {
-          // Behind the push position (cannot happen with ordered completion): make it re-read.
-          sendSignal(sub, LivePush.SIGNAL_MOVED);
-          sub.active = false;
-        } else if (sub.next < end || (closes && sub.next == end)) {
-          byPosition.computeIfAbsent(sub.next, p -> new HashMap<>())
-              .computeIfAbsent(sub.key.node, n -> new ArrayList<>()).add(sub);
-        }
-      }
-      for (Map.Entry<Long, Map<String, List<Sub>>> position : byPosition.entrySet()) {
-        int from = (int) (position.getKey() - first);
-        List<byte[]> events = new ArrayList<>(batch.size() - from);
-        for (int i = from; i < batch.size(); i++) {
-          events.add(batch.get(i).payload);
-        }
-        Offset start = from < batch.size() ? batch.get(from).at : endOffset(batch, first);
-        for (Map.Entry<String, List<Sub>> node : position.getValue().entrySet()) {
-          long[] ids = node.getValue().stream().mapToLong(sub -> sub.key.id).toArray();
-          push(node.getKey(), new LivePush(stream, incarnation, ids, fence.epoch(), start, events, closes, LivePush.SIGNAL_NONE));
-          for (Sub sub : node.getValue()) {
-            sub.next = end;
-          }
-        }
-      }
-      if (closes) {
-        subs.values().removeIf(sub -> sub.active);
-      }
-    }
-    rememberRecent(batch);
-  }
-
-  private static Offset endOffset(List<Pending> batch, long first) {
-    if (batch.isEmpty()) {
-      return new Offset(first, 0);
-    }
-    Pending last = batch.get(batch.size() - 1);
-    return last.at.plus(last.payload.length);
-  }
-
-  private void rememberRecent(List<Pending> batch) {
-    if (subs.isEmpty()) {
-      clearRecent();
-      return;
-    }
-    for (Pending p : batch) {
-      recent.addLast(p);
-      recentBytes += p.payload.length;
-    }
-    while (!recent.isEmpty() && (recent.size() > RECENT_EVENTS || recentBytes > RECENT_BYTES)) {
-      recentBytes -= recent.removeFirst().payload.length;
-    }
-  }
-
-  private void clearRecent() {
-    recent.clear();
-    recentBytes = 0;
-  }
-
-  /**
-   * A subscription activated at {@code sub.next} while the owner had already pushed past it (its read
-   * and concurrent appends completed out of order): send it the missing events.
-   */
-  private void catchUpFromRecent(Sub sub) {
-    if (nextPush < 0 || sub.next >= nextPush) {
-      return;
-    }
-    List<byte[]> missing = new ArrayList<>();
-    Offset start = null;
-    for (Pending p : recent) {
-      if (p.at.index() >= sub.next && p.at.index() < nextPush) {
-        if (start == null) {
-          start = p.at;
-        }
-        missing.add(p.payload);
-      }
-    }
-    if (start == null || start.index() != sub.next || sub.next + missing.size() != nextPush) {
-      sendSignal(sub, LivePush.SIGNAL_MOVED);
-      sub.active = false;
-      return;
-    }
-    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, fence.epoch(), start, missing, false, LivePush.SIGNAL_NONE));
-    sub.next = nextPush;
-  }
-
-  private void sendSignal(Sub sub, int signal) {
-    push(sub.key.node, new LivePush(stream, incarnation, new long[] {sub.key.id}, fence.epoch(), new Offset(Math.max(0, sub.next), 0),
-        List.of(), false, signal));
   }
 
   /**
    * Delivers a push to the subscriptions it names: directly when they live on this node, else over the
    * event bus to their node's live address (one message per node, no cluster look-up per event).
    */
-  private void push(String node, LivePush push) {
+  private void push(String node, long[] subscriptions, Offset start, List<byte[]> events, boolean closes, int signal) {
+    if (log.isDebugEnabled() && !events.isEmpty()) {
+      log.debug("push {} [{}, {}) epoch {} to {} on {}", stream, start.index(), start.index() + events.size(),
+          fence.epoch(), subscriptions.length, node);
+    }
+    LivePush push = new LivePush(stream, incarnation, subscriptions, fence.epoch(), start, events, closes, signal);
     if (node.equals(services.nodeId())) {
       for (long id : push.subscriptions()) {
         LiveSubscription subscription = services.live().get(id);
@@ -889,27 +719,17 @@ public final class StreamOwner extends VerticleBase {
     held.forEach(h -> h.message.reply(moved()));
     held.clear();
     exists = false;
-    for (Sub sub : subs.values()) {
-      sendSignal(sub, LivePush.SIGNAL_GONE);
-    }
-    subs.clear();
-    reorder.clear();
-    clearRecent();
-    nextPush = -1;
+    live.clear();
   }
 
   /** Drops subscriptions whose node stopped renewing them, or that live on a node that left. */
   private void expireLeases(long now) {
-    long cutoff = now - services.config().heartbeatSeconds() * 3000L;
-    subs.values().removeIf(s -> s.active && s.lastSeen < cutoff);
-    if (subs.isEmpty()) {
-      clearRecent();
-    }
+    live.expire(now - services.config().heartbeatSeconds() * 3000L);
   }
 
   /** Called (on any thread) when a member leaves: its subscriptions are gone with it. */
   void nodeLeft(String nodeId) {
-    context.runOnContext(v -> subs.keySet().removeIf(k -> k.node.equals(nodeId)));
+    context.runOnContext(v -> live.nodeLeft(nodeId));
   }
 
   // ------------------------------------------------------------------------------------ upkeep
@@ -943,7 +763,7 @@ public final class StreamOwner extends VerticleBase {
    * for, no unreplicated write to repair, no companion work. What it holds is all in the map.
    */
   private boolean quiet() {
-    return ready && early.isEmpty() && subs.isEmpty() && held.isEmpty() && reorder.isEmpty() && !unreplicated
+    return ready && early.isEmpty() && live.subscriptions() == 0 && held.isEmpty() && !live.hasGap() && !unreplicated
         && !gapTimerSet && operations == 0 && (companion == null || !companion.busy());
   }
 
@@ -986,10 +806,7 @@ public final class StreamOwner extends VerticleBase {
     // Held duplicates go to the next owner, which answers them from a claimed, replicated state.
     held.forEach(h -> h.message.reply(moved()));
     held.clear();
-    for (Sub sub : subs.values()) {
-      sendSignal(sub, LivePush.SIGNAL_MOVED);
-    }
-    subs.clear();
+    live.endAll(LivePush.SIGNAL_MOVED);
     services.owners().remove(this);
     services.owners().retiring(this);
     // Stay registered for a while, answering MOVED: a request that other nodes still route here gets a
@@ -1024,24 +841,6 @@ public final class StreamOwner extends VerticleBase {
     NotFound() {
       super("stream not found", null, false, false);
     }
-  }
-
-  private record SubKey(String node, long id) {
-  }
-
-  private static final class Sub {
-    final SubKey key;
-    long next = -1;
-    boolean active;
-    long lastSeen;
-
-    Sub(SubKey key, long now) {
-      this.key = key;
-      this.lastSeen = now;
-    }
-  }
-
-  private record Pending(Offset at, byte[] payload, boolean close) {
   }
 
   private record Held(long index, Message<WireMessage> message, StreamReply reply) {
