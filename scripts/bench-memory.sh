@@ -4,6 +4,13 @@
 # local 3-node cluster (io.tether.bench.MemoryBench does the measuring; see its Javadoc).
 #
 #   scripts/bench-memory.sh [SESSIONS] [STREAMS] [CONNECTIONS]        (defaults 2000, 400 and 1000)
+#   scripts/bench-memory.sh passivated [STREAMS] [IDLE_SECONDS]       (defaults 200000 and 10)
+#
+# The passivated form measures what idle streams cost: on the 3-node cluster only (owners passivate
+# after IDLE_SECONDS, TETHER_OWNER_IDLE_SECONDS), STREAMS streams in two steps, each created with one
+# 32-byte event through all nodes in turn and read once through every node, then left alone for twice
+# the idle time until no node has an active owner; the heap per stream over the cluster is compared with
+# 2 x its ring bytes + 2 KiB. Results in target/bench/memory-passivated.md.
 #
 # Each quantity is added in two equal steps (SESSIONS sessions, STREAMS streams filled with 256 events
 # of 32 bytes, CONNECTIONS idle connections per transport), so a linear figure shows twice. Every
@@ -19,6 +26,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+MODE=measure
+if [[ "${1:-}" == passivated ]]; then
+  MODE=passivated
+  shift
+fi
 SESSIONS="${1:-2000}"
 STREAMS="${2:-400}"
 CONNECTIONS="${3:-1000}"
@@ -73,7 +85,37 @@ pids() {
   echo "$list"
 }
 
+if [[ "$MODE" == passivated ]]; then
+  STREAMS="${1:-200000}"
+  IDLE="${2:-10}"
+  RAW="$OUT/memory-passivated.raw"
+  export TETHER_OWNER_IDLE_SECONDS="$IDLE"
+  echo "== passivated: starting 3 nodes (owners passivate after $IDLE s)" >&2
+  start_nodes 3
+  java -cp "$CP" io.tether.bench.MemoryBench passivated "$(urls 3)" "$(pids 3)" passivated "$STREAMS" "$IDLE" "$OUT" \
+    | tee "$RAW" | grep -E 'summary|bound|noise|owners' >&2
+  scripts/cluster.sh down >&2
+  {
+    echo "# Memory of passivated streams ($(date -u +%F))"
+    echo
+    echo "Machine: $(nproc) cores, $(uname -sr), $(java -version 2>&1 | head -1). Command: \`scripts/bench-memory.sh passivated $STREAMS $IDLE\`."
+    echo "3 nodes, 1 GiB heap each, TETHER_OWNER_IDLE_SECONDS=$IDLE; live heap summed over the nodes (jcmd GC.class_histogram)."
+    echo
+    echo '```'
+    grep -E '^RESULT' "$RAW"
+    echo '```'
+    echo
+    echo '```'
+    cat "$OUT/memory-passivated-classes.txt"
+    echo '```'
+  } >"$OUT/memory-passivated.md"
+  grep -E 'bound' "$RAW"
+  exit 0
+fi
+
 RAW="$OUT/memory.raw"
+# The per-unit figures are those of active streams and sessions: owners are kept for the whole run.
+export TETHER_OWNER_IDLE_SECONDS=0
 : >"$RAW"
 for nodes in 1 3; do
   label=$([[ $nodes == 1 ]] && echo single || echo cluster)

@@ -56,6 +56,16 @@ import java.util.regex.Pattern;
  * and a summary per quantity) and writes the top classes of each quantity to
  * {@code OUTDIR/memory-LABEL-classes.txt}.
  *
+ * <pre>
+ * MemoryBench LABEL URLS PIDS passivated STREAMS IDLE_SECONDS OUTDIR
+ * </pre>
+ *
+ * The passivated mode measures what a stream costs once nobody uses it: STREAMS streams in two equal
+ * steps, each created with one {@value #PAYLOAD}-byte event through node {@code i % nodes}, read once
+ * through every node, then left alone for twice IDLE_SECONDS (the nodes' {@code TETHER_OWNER_IDLE_SECONDS})
+ * until {@code tether_stream_owners} is 0 on every node; the result is the heap per stream over all
+ * nodes against the bound of 2 × its ring bytes + 2 KiB.
+ *
  * <p>The client's pooled HTTP connections are closed before every measurement (keep-alive 1 s, then
  * the nodes' {@code vertx_http_server_active_connections} is awaited), so an idle keep-alive connection
  * is never counted as a session.
@@ -99,6 +109,13 @@ public final class MemoryBench {
   }
 
   public static void main(String[] args) throws Exception {
+    if (args.length == 7 && args[3].equals("passivated")) {
+      System.setProperty("jdk.httpclient.keepalive.timeout", "1");
+      System.setProperty("http.keepAlive", "false");
+      MemoryBench bench = new MemoryBench(args[0], args[1].split(","), args[2].split(","), Path.of(args[6]));
+      bench.runPassivated(Integer.parseInt(args[4]), Integer.parseInt(args[5]));
+      System.exit(0);
+    }
     if (args.length != 8) {
       System.err.println("usage: MemoryBench LABEL URLS PIDS SESSIONS STREAMS EVENTS CONNECTIONS OUTDIR");
       System.exit(2);
@@ -228,6 +245,84 @@ public final class MemoryBench {
     classes("left after closing every WebSocket connection (total, not per unit)", 1, new Heap[] {sseClosed, wsClosed});
     Files.createDirectories(outDir);
     Files.write(outDir.resolve("memory-" + label + "-classes.txt"), classReport, StandardCharsets.UTF_8);
+  }
+
+  /** See the class comment: the heap per stream once every owner has passivated. */
+  private void runPassivated(int streams, int idleSeconds) throws Exception {
+    int half = streams / 2;
+    progress("warm-up: " + WARMUP_ENTRIES + " streams created, read through every node and left to passivate");
+    passivatedStep(WARMUP_ENTRIES, "warm", idleSeconds);
+    Heap base = measure("baseline");
+    Heap base2 = measure("baseline-again");
+    result("noise", "baseline_repeat_delta_bytes=" + (base2.live - base.live));
+    progress("streams: " + half + " per step, each created with one event of " + PAYLOAD + " bytes");
+    passivatedStep(half, "p1", idleSeconds);
+    Heap one = measure("passivated-1");
+    passivatedStep(half, "p2", idleSeconds);
+    Heap two = measure("passivated-2");
+    // Heap per stream, payload included: the bound is stated in ring bytes (one copy on each of two members).
+    quantity("passivated_stream", half, 0, new Heap[] {base2, one}, new Heap[] {one, two});
+    long ringBytes = PAYLOAD;
+    long bound = 2 * ringBytes + 2048;
+    long perStream = Math.round(((two.live - base2.live) / (double) (2 * half)));
+    result("bound", "per_stream_bytes=" + perStream + " ring_bytes=" + ringBytes + " bound_bytes=" + bound
+        + " within=" + (perStream <= bound));
+    classes("passivated_stream (payload included)", 2L * half, new Heap[] {base2, one}, new Heap[] {one, two});
+    Files.createDirectories(outDir);
+    Files.write(outDir.resolve("memory-" + label + "-classes.txt"), classReport, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Creates {@code count} streams with one event each, reads each through every node, then waits twice
+   * the idle time and until no node reports an active owner.
+   */
+  private void passivatedStep(int count, String tag, int idleSeconds) throws Exception {
+    long started = System.nanoTime();
+    List<String> names = new ArrayList<>();
+    List<HttpRequest> requests = new ArrayList<>();
+    String body = "x".repeat(PAYLOAD);
+    for (int i = 0; i < count; i++) {
+      String name = "mem-" + run + "-" + tag + "-" + i;
+      names.add(name);
+      requests.add(HttpRequest.newBuilder(URI.create(bases[i % bases.length] + "/v1/stream/" + name))
+          .timeout(Duration.ofSeconds(30)).header("Content-Type", "text/plain")
+          .PUT(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+    send(requests, 201, b -> { });
+    progress(String.format(Locale.ROOT, "  created %d streams in %.1f s", count, (System.nanoTime() - started) / 1e9));
+    for (int shift = 0; shift < bases.length; shift++) {
+      long readStarted = System.nanoTime();
+      List<HttpRequest> reads = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        reads.add(HttpRequest.newBuilder(URI.create(bases[(i + shift) % bases.length] + "/v1/stream/" + names.get(i)
+            + "?offset=-1")).timeout(Duration.ofSeconds(30)).GET().build());
+      }
+      send(reads, 200, b -> {
+        if (!b.equals(body)) {
+          throw new IllegalStateException("unexpected content " + b);
+        }
+      });
+      progress(String.format(Locale.ROOT, "  read %d streams through node %d of each in %.1f s", count, shift + 1,
+          (System.nanoTime() - readStarted) / 1e9));
+    }
+    long quietSince = System.currentTimeMillis();
+    Thread.sleep(2000L * idleSeconds);
+    long deadline = System.currentTimeMillis() + 120_000;
+    while (true) {
+      long owners = 0;
+      for (String base : bases) {
+        owners += (long) metric(base, "tether_stream_owners");
+      }
+      if (owners == 0) {
+        break;
+      }
+      if (System.currentTimeMillis() > deadline) {
+        throw new IllegalStateException(owners + " owners still active " + (System.currentTimeMillis() - quietSince)
+            + " ms after the last request");
+      }
+      Thread.sleep(500);
+    }
+    result("owners", "step=" + tag + " active_owners=0 after_ms=" + (System.currentTimeMillis() - quietSince));
   }
 
   // ------------------------------------------------------------------------------------------ load
