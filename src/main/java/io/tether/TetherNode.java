@@ -37,6 +37,7 @@ import io.tether.ops.TetherMetrics;
 import io.tether.stream.StreamProcessors;
 import io.tether.stream.StreamStore;
 import io.tether.transport.ClientLimits;
+import io.tether.transport.Drain;
 import io.tether.transport.HttpApi;
 import io.tether.wire.EventBusWireCodec;
 import io.tether.wire.HazelcastWireSerializer;
@@ -81,6 +82,8 @@ public final class TetherNode {
   private final StreamServices services;
   private final NodeAgent agent;
   private final AtomicBoolean serving = new AtomicBoolean();
+  private final Drain drain = new Drain();
+  private volatile String httpDeployment;
   private final AtomicBoolean stopped = new AtomicBoolean();
 
   private TetherNode(TetherConfig config, HazelcastInstance hazelcast, Vertx vertx, StreamServices services) {
@@ -164,8 +167,8 @@ public final class TetherNode {
       ClientLimits limits = ClientLimits.of(config);
       metrics.gauge("tether.request.body.bytes", "Request-body bytes held by this node right now",
           limits::bodyBytesHeld);
-      vertx.deployVerticle(() -> new HttpApi(services, gate, presence, limits, node.serving::get),
-              new DeploymentOptions().setInstances(instances))
+      node.httpDeployment = vertx.deployVerticle(() -> new HttpApi(services, gate, presence, limits,
+              node.serving::get, node.drain), new DeploymentOptions().setInstances(instances))
           .await(30, TimeUnit.SECONDS);
     } catch (Exception e) {
       node.stop().await(30, TimeUnit.SECONDS);
@@ -344,11 +347,27 @@ public final class TetherNode {
       }
       long handedOver = System.nanoTime();
       services.owners().retireAll("node shutting down");
+      // New requests are refused from here on (503, Connection: close); those running, live responses
+      // included, end properly before any socket closes.
+      drain.start();
       services.live().shutdownAll();
-      long drained = System.currentTimeMillis() + 2_000;
-      while ((services.metrics().totalConnections() > 0 || services.owners().operationsInFlight() > 0)
-          && System.currentTimeMillis() < drained) {
+      // The HTTP servers stop listening (new connections are refused) and close each connection once its
+      // current response is sent (HttpApi.stop), within HttpApi.SHUTDOWN_GRACE.
+      if (httpDeployment != null) {
+        try {
+          vertx.undeploy(httpDeployment).await(HttpApi.SHUTDOWN_GRACE.toSeconds() + 5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+          log.debug("HTTP servers did not shut down cleanly: {}", e.getMessage());
+        }
+      }
+      long drained = System.currentTimeMillis() + 5_000;
+      while ((services.metrics().totalConnections() > 0 || services.owners().operationsInFlight() > 0
+          || drain.active() > 0) && System.currentTimeMillis() < drained) {
         sleep(10);
+      }
+      if (drain.active() > 0 || services.metrics().totalConnections() > 0) {
+        log.warn("{} requests and {} live connections still open after 5 s of draining; closing them",
+            drain.active(), services.metrics().totalConnections());
       }
       // Stop answering for the streams, give the other nodes a moment to drop those addresses, then
       // tell them to resend anything they may still have had in flight here.

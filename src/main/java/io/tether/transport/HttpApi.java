@@ -41,6 +41,9 @@ public final class HttpApi extends VerticleBase {
       ProtocolHeaders.PRODUCER_SEQ, ProtocolHeaders.PRODUCER_EXPECTED_SEQ, ProtocolHeaders.PRODUCER_RECEIVED_SEQ,
       Replies.EARLIEST_OFFSET);
 
+  /** How long a stopping node waits for its HTTP connections to finish their current response. */
+  public static final java.time.Duration SHUTDOWN_GRACE = java.time.Duration.ofSeconds(5);
+
   /** No script, no subresource, no framing, a unique origin: a response is inert if a browser renders it. */
   static final String API_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
@@ -51,9 +54,11 @@ public final class HttpApi extends VerticleBase {
 
   private final PresenceReporter presence;
   private final ClientLimits limits;
+  private final Drain drain;
 
   public HttpApi(StreamServices services, AccessGate gate, PresenceReporter presence, ClientLimits limits,
-                 BooleanSupplier serving) {
+                 BooleanSupplier serving, Drain drain) {
+    this.drain = drain;
     this.services = services;
     this.gate = gate;
     this.presence = presence;
@@ -80,6 +85,7 @@ public final class HttpApi extends VerticleBase {
       response.putHeader("Content-Security-Policy", API_CSP);
       ctx.next();
     });
+    router.route().handler(drain.handler());
     router.route().handler(cors());
     router.route().handler(RequestBody.handler(vertx, config.maxAppendBytes(), limits, config.bodyTimeoutMillis(),
         services.metrics()));
@@ -116,6 +122,16 @@ public final class HttpApi extends VerticleBase {
         .setHttp2ClearTextEnabled(false);
     server = vertx.createHttpServer(options).connectionHandler(guard::opened).requestHandler(router);
     return server.listen();
+  }
+
+  /**
+   * Stops listening, then closes each connection once its current response has been sent (Vert.x's
+   * graceful server shutdown), forcing the rest after {@link #SHUTDOWN_GRACE}.
+   */
+  @Override
+  public Future<?> stop() {
+    return server == null ? Future.succeededFuture()
+        : server.shutdown(SHUTDOWN_GRACE.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   private CorsHandler cors() {

@@ -26,6 +26,7 @@ public final class SseReader implements AutoCloseable {
   private final AtomicInteger comments = new AtomicInteger();
   private final List<String> commentLines = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final AtomicBoolean ended = new AtomicBoolean();
+  private volatile Throwable failure;
   private final StringBuilder pending = new StringBuilder();
 
   private SseReader(HttpClientResponse response) {
@@ -38,7 +39,10 @@ public final class SseReader implements AutoCloseable {
       SseReader reader = new SseReader(response);
       response.handler(buf -> reader.feed(buf.toString(StandardCharsets.UTF_8)));
       response.endHandler(v -> reader.ended.set(true));
-      response.exceptionHandler(e -> reader.ended.set(true));
+      response.exceptionHandler(e -> {
+        reader.failure = e;
+        reader.ended.set(true);
+      });
       return reader;
     }));
   }
@@ -106,6 +110,11 @@ public final class SseReader implements AutoCloseable {
   /** The text of every comment line ({@code : ...}) received. */
   public List<String> commentLines() {
     return List.copyOf(commentLines);
+  }
+
+  /** The error that ended the response (the connection closed in the middle of it), or {@code null}. */
+  public Throwable failure() {
+    return failure;
   }
 
   public boolean ended() {
