@@ -35,17 +35,9 @@ class PassivationIT {
 
   @BeforeAll
   static void start() {
-    String cluster = "passivation-" + UUID.randomUUID();
-    int[] ports = {TestNodes.freePort(), TestNodes.freePort(), TestNodes.freePort()};
-    String members = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
-    for (int i = 0; i < 3; i++) {
-      nodes.add(TestNodes.start(Map.of("TETHER_NODE_ID", cluster + "-" + i, "TETHER_CLUSTER_NAME", cluster,
-          "TETHER_CLUSTER_PORT", Integer.toString(ports[i]), "TETHER_CLUSTER_MEMBERS", members,
-          "TETHER_OWNER_IDLE_SECONDS", "1", "TETHER_HEARTBEAT_SECONDS", "1")));
-      http.add(new Http(nodes.get(i).httpPort()));
-    }
-    await().atMost(Duration.ofSeconds(60)).until(() -> nodes.stream()
-        .allMatch(n -> n.hazelcast().getPartitionService().isClusterSafe()));
+    nodes.addAll(TestNodes.cluster("passivation", 3, Map.of("TETHER_OWNER_IDLE_SECONDS", "1",
+        "TETHER_HEARTBEAT_SECONDS", "1")));
+    nodes.forEach(n -> http.add(new Http(n.httpPort())));
   }
 
   @AfterAll

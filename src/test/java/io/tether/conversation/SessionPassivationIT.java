@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -42,18 +41,10 @@ class SessionPassivationIT {
           "parameters":{"type":"object","properties":{"q":{"type":"string"}}}},
           "approval":true,"executor":"client"}]
         """);
-    String cluster = "session-passivation-" + UUID.randomUUID();
-    int[] ports = {TestNodes.freePort(), TestNodes.freePort(), TestNodes.freePort()};
-    String members = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
-    for (int i = 0; i < 3; i++) {
-      nodes.add(TestNodes.start(Map.of("TETHER_NODE_ID", cluster + "-" + i, "TETHER_CLUSTER_NAME", cluster,
-          "TETHER_CLUSTER_PORT", Integer.toString(ports[i]), "TETHER_CLUSTER_MEMBERS", members,
-          "TETHER_OWNER_IDLE_SECONDS", "1", "TETHER_MODEL", "openai", "TETHER_MODEL_BASE_URL", upstream.baseUrl(),
-          "TETHER_TOOLS_FILE", tools.toString(), "TETHER_COALESCE_MS", "20")));
-      http.add(new Http(nodes.get(i).httpPort()));
-    }
-    await().atMost(Duration.ofSeconds(60)).until(() -> nodes.stream()
-        .allMatch(n -> n.hazelcast().getPartitionService().isClusterSafe()));
+    nodes.addAll(TestNodes.cluster("session-passivation", 3, Map.of("TETHER_OWNER_IDLE_SECONDS", "1",
+        "TETHER_MODEL", "openai", "TETHER_MODEL_BASE_URL", upstream.baseUrl(), "TETHER_TOOLS_FILE", tools.toString(),
+        "TETHER_COALESCE_MS", "20")));
+    nodes.forEach(n -> http.add(new Http(n.httpPort())));
   }
 
   @AfterAll

@@ -28,19 +28,11 @@ class ReadinessIT {
 
   @Test
   void survivorsStayReadyWhilePartitionsMigrateAfterAMemberDies() throws Exception {
-    String cluster = "readiness-" + UUID.randomUUID();
-    int[] ports = {TestNodes.freePort(), TestNodes.freePort(), TestNodes.freePort()};
-    String members = "127.0.0.1:" + ports[0] + ",127.0.0.1:" + ports[1] + ",127.0.0.1:" + ports[2];
     List<TetherNode> nodes = new ArrayList<>();
     List<Http> clients = new ArrayList<>();
     try {
-      for (int i = 0; i < 3; i++) {
-        nodes.add(TestNodes.start(Map.of("TETHER_NODE_ID", cluster + "-" + i, "TETHER_CLUSTER_NAME", cluster,
-            "TETHER_CLUSTER_PORT", Integer.toString(ports[i]), "TETHER_CLUSTER_MEMBERS", members)));
-        clients.add(new Http(nodes.get(i).httpPort()));
-      }
-      await().atMost(Duration.ofSeconds(60)).until(() -> nodes.stream()
-          .allMatch(n -> n.hazelcast().getPartitionService().isClusterSafe()));
+      nodes.addAll(TestNodes.cluster("readiness", 3, Map.of()));
+      nodes.forEach(n -> clients.add(new Http(n.httpPort())));
       // Each node's probe sees the safe cluster within a second, and from then on the node is settled.
       await().atMost(Duration.ofSeconds(30)).until(() -> clients.stream().allMatch(c -> c.get("/health/ready").status() == 200));
       for (Http client : clients) {

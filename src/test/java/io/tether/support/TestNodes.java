@@ -2,11 +2,15 @@ package io.tether.support;
 
 import io.tether.TetherNode;
 import io.tether.config.TetherConfig;
+import org.awaitility.Awaitility;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -38,6 +42,37 @@ public final class TestNodes {
       return TetherNode.start(config(overrides));
     } catch (Exception e) {
       throw new IllegalStateException("node failed to start", e);
+    }
+  }
+
+  /**
+   * Starts {@code size} nodes as one cluster (a unique name, free ports, each node listing all), node ids
+   * {@code <prefix>-0..}, and waits until every partition has its backups in place.
+   */
+  public static List<TetherNode> cluster(String prefix, int size, Map<String, String> overrides) {
+    String name = prefix + "-" + UUID.randomUUID();
+    int[] ports = new int[size];
+    StringBuilder members = new StringBuilder();
+    for (int i = 0; i < size; i++) {
+      ports[i] = freePort();
+      members.append(i == 0 ? "" : ",").append("127.0.0.1:").append(ports[i]);
+    }
+    List<TetherNode> nodes = new ArrayList<>();
+    try {
+      for (int i = 0; i < size; i++) {
+        Map<String, String> values = new HashMap<>(overrides);
+        values.put("TETHER_NODE_ID", name + "-" + i);
+        values.put("TETHER_CLUSTER_NAME", name);
+        values.put("TETHER_CLUSTER_PORT", Integer.toString(ports[i]));
+        values.put("TETHER_CLUSTER_MEMBERS", members.toString());
+        nodes.add(start(values));
+      }
+      Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> nodes.stream()
+          .allMatch(n -> n.hazelcast().getPartitionService().isClusterSafe()));
+      return nodes;
+    } catch (RuntimeException | Error e) {
+      nodes.forEach(TestNodes::stop);
+      throw e;
     }
   }
 
