@@ -14,7 +14,8 @@
 # then SIGCONT), term (SIGTERM of the owner, then restart), partition (the owner, with one more node in
 # a 5-node cluster, every other time its backup, cut off from the others for 15 s and healed),
 # backup-stall (the node with the stream's backup copy frozen for 3 s while writes go on, then the owner
-# killed).
+# killed). Besides, one producer pauses longer than the owner idle time (TETHER_OWNER_IDLE_SECONDS, 2 s
+# here) every five appends, so its stream's owner passivates and is activated again all along.
 #
 # Partitions need network namespaces (root): each node then runs in its own namespace on a bridge
 # (scripts/cluster.sh with TETHER_NETNS=on). Without them the partition fault is skipped, and said so.
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --nodes) NODES="$2"; shift 2 ;;
     --faults) FAULTS="$2"; shift 2 ;;
     --rounds|--seed) ARGS+=("$1" "$2"); shift 2 ;;
-    *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 
@@ -41,6 +42,9 @@ mkdir -p "$OUT"
 export TETHER_BASE_PORT=25080 TETHER_CLUSTER_BASE_PORT=22700 TETHER_CLUSTER_NAME="faults-$$" \
   TETHER_CLUSTER_DIR="$OUT/cluster" TETHER_MAX_CONNECTIONS_PER_IP=0 TETHER_LOG_LEVEL="${TETHER_LOG_LEVEL:-INFO}"
 export TETHER_JVM_OPTS="${TETHER_JVM_OPTS:--Xmx384m}"
+# Owners passivate after 2 s idle (the default is 60 s), so that the sporadic producer's stream loses and
+# regains its owner several times a round, faults included.
+export TETHER_OWNER_IDLE_SECONDS="${TETHER_OWNER_IDLE_SECONDS:-2}"
 # Short answers, so that several turns fit in a round.
 export TETHER_SIM_ANSWER_WORDS="${TETHER_SIM_ANSWER_WORDS:-40}" TETHER_SIM_TOKENS_PER_SECOND="${TETHER_SIM_TOKENS_PER_SECOND:-40}"
 
@@ -63,4 +67,4 @@ rm -f "$TETHER_CLUSTER_DIR"/node-*.log
 scripts/cluster.sh up "$NODES" >&2
 echo "fault harness: $NODES nodes, faults $FAULTS, ${ARGS[*]:-1 round each}" >&2
 java -cp "$CP" io.tether.harness.FaultHarness --nodes "$NODES" --faults "$FAULTS" --netns "$NETNS_PREFIX" \
-  --base-port "$TETHER_BASE_PORT" --report "$OUT/report.md" "${ARGS[@]}"
+  --base-port "$TETHER_BASE_PORT" --owner-idle-seconds "$TETHER_OWNER_IDLE_SECONDS" --report "$OUT/report.md" "${ARGS[@]}"

@@ -45,7 +45,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * in flight that retry every unanswered request with the same sequence number; plain appenders; a
  * session whose turns the simulated model answers; and readers that follow every stream over SSE,
  * long-poll and WebSocket in turn, disconnecting every few seconds and resuming from their last offset
- * on another node. After three seconds the round's fault hits the owner of one of the streams; the
+ * on another node; and an idempotent producer with no reader that pauses longer than the nodes' owner
+ * idle time every few appends, so that its stream's owner passivates and comes back again and again,
+ * faults included. After three seconds the round's fault hits the owner of one of the streams; the
  * work goes on through it and for a few seconds after the cluster is whole again.
  */
 public final class FaultHarness {
@@ -62,8 +64,11 @@ public final class FaultHarness {
   private final Random random;
   /** Partition rounds so far (on 5 nodes, every other one cuts off the stream's owner with its backup). */
   private int partitionRounds;
+  /** The nodes' TETHER_OWNER_IDLE_SECONDS: the sporadic producer pauses longer than this. */
+  private final int ownerIdleSeconds;
 
-  private FaultHarness(int nodes, int basePort, String netnsPrefix, Path script, long seed) {
+  private FaultHarness(int nodes, int basePort, String netnsPrefix, Path script, long seed, int ownerIdleSeconds) {
+    this.ownerIdleSeconds = ownerIdleSeconds;
     this.nodes = nodes;
     this.basePort = basePort;
     this.netnsPrefix = netnsPrefix;
@@ -87,7 +92,8 @@ public final class FaultHarness {
     long seed = Long.parseLong(opts.getOrDefault("seed", Long.toString(System.currentTimeMillis())));
     String netns = opts.getOrDefault("netns", "");
     FaultHarness harness = new FaultHarness(nodes, Integer.parseInt(opts.getOrDefault("base-port", "25080")),
-        netns, Path.of(opts.getOrDefault("script", "scripts/cluster.sh")), seed);
+        netns, Path.of(opts.getOrDefault("script", "scripts/cluster.sh")), seed,
+        Integer.parseInt(opts.getOrDefault("owner-idle-seconds", "0")));
     Path report = Path.of(opts.getOrDefault("report", "target/faults/report.md"));
     System.exit(harness.run(rounds, faults, seed, report) ? 0 : 1);
   }
@@ -192,6 +198,13 @@ public final class FaultHarness {
       for (String stream : plain) {
         writers.add(CompletableFuture.runAsync(() -> appendPlain(stream), pool));
       }
+      String sporadic = prefix + "-s0";
+      if (ownerIdleSeconds > 0) {
+        create(sporadic);
+        history.producedBy(sporadic);
+        AtomicLong next = new AtomicLong();
+        writers.add(CompletableFuture.runAsync(() -> produceSporadically(sporadic, next), pool));
+      }
       Session session = new Session();
       CompletableFuture<?> turns = CompletableFuture.runAsync(session::run, pool);
       for (String stream : all) {
@@ -211,6 +224,9 @@ public final class FaultHarness {
       for (String stream : all) {
         history.finalContent(stream, readAll(stream));
       }
+      if (ownerIdleSeconds > 0) {
+        history.finalContent(sporadic, readAll(sporadic));
+      }
       // Readers catch up to the final content (or as far as they get in the time), then stop.
       long deadline = System.currentTimeMillis() + 20_000;
       for (Reader reader : readers) {
@@ -221,6 +237,14 @@ public final class FaultHarness {
       reading.set(false);
       pool.shutdownNow();
       pool.awaitTermination(10, TimeUnit.SECONDS);
+      // What the readers saw is checked against the content read now, after they stopped: an append whose
+      // writer was told "outcome unknown" may still have landed after the first final read.
+      for (String stream : all) {
+        history.laterContent(stream, readAll(stream));
+      }
+      if (ownerIdleSeconds > 0) {
+        history.laterContent(sporadic, readAll(sporadic));
+      }
       for (Reader reader : readers) {
         history.reader(reader.stream, reader.delivered());
         if (!reader.caughtUp()) {
@@ -248,37 +272,57 @@ public final class FaultHarness {
     /** One lane of an idempotent producer: takes the next sequence number and retries it until answered. */
     private void produce(String stream, AtomicLong next) {
       while (writing.get()) {
-        long seq = next.getAndIncrement();
-        String token = "P" + seq;
-        long deadline = Long.MAX_VALUE;
-        while (true) {
-          if (!writing.get() && deadline == Long.MAX_VALUE) {
-            // Stopped: an unanswered request keeps being retried for a while, as a client would.
-            deadline = System.currentTimeMillis() + 60_000;
-          }
-          if (System.currentTimeMillis() > deadline) {
-            history.append(stream, token, Outcome.UNKNOWN);
-            break;
-          }
-          Resp r = send("POST", anyNode(), "/v1/stream/" + stream, Map.of("Content-Type", "text/plain",
-              "Producer-Id", "writer", "Producer-Epoch", "0", "Producer-Seq", Long.toString(seq)), token + ";");
-          if (r != null && (r.status == 200 || r.status == 204)) {
-            history.append(stream, token, Outcome.ACKNOWLEDGED);
-            break;
-          }
-          if (r != null && r.status == 409 && r.header("Producer-Expected-Seq") != null) {
-            // An earlier sequence number has not landed yet (requests overtake each other): wait for it.
-            pause(20);
-            continue;
-          }
-          if (r != null && r.status >= 400 && r.status < 500) {
-            history.append(stream, token, Outcome.REFUSED);
-            history.note("producer " + stream + " " + token + " refused: " + r.status + " " + r.body);
-            break;
-          }
-          // 5xx or no answer: the same sequence number again, maybe through another node.
-          pause(100);
+        produceOne(stream, next);
+      }
+    }
+
+    /** Takes the next sequence number and sends it until it is answered (or given up on). */
+    private void produceOne(String stream, AtomicLong next) {
+      long seq = next.getAndIncrement();
+      String token = "P" + seq;
+      long deadline = Long.MAX_VALUE;
+      while (true) {
+        if (!writing.get() && deadline == Long.MAX_VALUE) {
+          // Stopped: an unanswered request keeps being retried for a while, as a client would.
+          deadline = System.currentTimeMillis() + 60_000;
         }
+        if (System.currentTimeMillis() > deadline) {
+          history.append(stream, token, Outcome.UNKNOWN);
+          break;
+        }
+        Resp r = send("POST", anyNode(), "/v1/stream/" + stream, Map.of("Content-Type", "text/plain",
+            "Producer-Id", "writer", "Producer-Epoch", "0", "Producer-Seq", Long.toString(seq)), token + ";");
+        if (r != null && (r.status == 200 || r.status == 204)) {
+          history.append(stream, token, Outcome.ACKNOWLEDGED);
+          break;
+        }
+        if (r != null && r.status == 409 && r.header("Producer-Expected-Seq") != null) {
+          // An earlier sequence number has not landed yet (requests overtake each other): wait for it.
+          pause(20);
+          continue;
+        }
+        if (r != null && r.status >= 400 && r.status < 500) {
+          history.append(stream, token, Outcome.REFUSED);
+          history.note("producer " + stream + " " + token + " refused: " + r.status + " " + r.body);
+          break;
+        }
+        // 5xx or no answer: the same sequence number again, maybe through another node.
+        pause(100);
+      }
+    }
+
+    /**
+     * A producer with one request in flight that stops for longer than the owner idle time after every
+     * few appends: no reader keeps the stream's owner up, so it passivates in each pause and the next
+     * append activates a new one.
+     */
+    private void produceSporadically(String stream, AtomicLong next) {
+      Random pauses = new Random(random.nextLong());
+      while (writing.get()) {
+        for (int i = 0; i < 5 && writing.get(); i++) {
+          produceOne(stream, next);
+        }
+        pause(ownerIdleSeconds * 1000L + 500 + pauses.nextInt(1500));
       }
     }
 

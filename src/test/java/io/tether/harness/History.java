@@ -36,6 +36,7 @@ final class History {
   private final Map<Integer, Integer> turnEnds = new HashMap<>();
   private final List<Integer> acceptedTurns = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
+  private int laterReadsDiverging;
 
   synchronized void append(String stream, String token, Outcome outcome) {
     Map<String, Outcome> log = appends.computeIfAbsent(stream, s -> new HashMap<>());
@@ -57,6 +58,24 @@ final class History {
     if (content != null) {
       finals.put(stream, content);
     }
+  }
+
+  /**
+   * The stream read again once the readers have stopped: a request whose writer gave up on it (outcome
+   * unknown) may still land after the first final read, up to a second past its sender's timeout. The
+   * later read is what the checks use; it must extend the earlier one, or two reads disagree.
+   */
+  synchronized void laterContent(String stream, String content) {
+    String earlier = finals.get(stream);
+    if (content == null || earlier == null) {
+      return;
+    }
+    if (!content.startsWith(earlier)) {
+      laterReadsDiverging++;
+      notes.add("the read of " + stream + " after the readers stopped does not extend the earlier final read ("
+          + earlier.length() + " then " + content.length() + " chars)");
+    }
+    finals.put(stream, content);
   }
 
   synchronized String finalOf(String stream) {
@@ -83,6 +102,7 @@ final class History {
   /** Checks everything recorded; the counts of each kind of violation (zero everywhere is a pass). */
   synchronized Verdict check() {
     Verdict v = new Verdict();
+    v.divergentReads += laterReadsDiverging;
     for (Map.Entry<String, Map<String, Outcome>> stream : appends.entrySet()) {
       String content = finals.get(stream.getKey());
       if (content == null) {

@@ -57,6 +57,24 @@ class HistoryTest {
   }
 
   @Test
+  void aLateUnknownAppendSeenByReadersIsNotADivergenceOnceTheLaterReadHasIt() {
+    // P2's writer was told "unknown"; it landed after the first final read and the readers saw it.
+    History h = producerStream("P0;P1;");
+    h.reader("s", "P0;P1;P2;");
+    h.laterContent("s", "P0;P1;P2;");
+    assertThat(h.check().clean()).isTrue();
+  }
+
+  @Test
+  void aLaterReadThatDoesNotExtendTheFinalReadIsADivergence() {
+    History h = producerStream("P0;P1;P2;");
+    h.laterContent("s", "P0;P1;");
+    History.Verdict v = h.check();
+    assertThat(v.divergentReads).isEqualTo(1);
+    assertThat(v.clean()).isFalse();
+  }
+
+  @Test
   void findsTurnsThatEndedTwiceOrNever() {
     History h = new History();
     h.turnAccepted(1);
