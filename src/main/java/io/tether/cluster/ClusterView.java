@@ -53,11 +53,21 @@ public final class ClusterView {
 
   /**
    * Re-checks {@link #isSafe()} once a second on a worker thread: Hazelcast's check asks every member
-   * and blocks, so event loops only ever read the last answer.
+   * and blocks, so event loops only ever read the last answer. One check at a time: while a member is
+   * unreachable a check blocks (and Hazelcast retries it) for seconds, and starting one every second
+   * regardless piled them up on the workers of a node that was already struggling.
    */
   public void startSafetyProbe(io.vertx.core.Vertx vertx) {
     record(checkSafe());
-    vertx.setPeriodic(1000, t -> vertx.executeBlocking(this::checkSafe, false).onSuccess(this::record));
+    java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
+    vertx.setPeriodic(1000, t -> {
+      if (probing.compareAndSet(false, true)) {
+        vertx.executeBlocking(this::checkSafe, false).onComplete(ar -> {
+          probing.set(false);
+          record(ar.succeeded() && ar.result());
+        });
+      }
+    });
   }
 
   private void record(boolean nowSafe) {
