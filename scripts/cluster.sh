@@ -7,6 +7,9 @@
 #   scripts/cluster.sh kill I     SIGKILL node I (a crash)
 #   scripts/cluster.sh stop I     SIGTERM node I (a pod deletion: graceful handover) and wait for it to exit
 #   scripts/cluster.sh start I    start node I again and wait until it is ready and has joined
+#   scripts/cluster.sh roll       a rolling restart, as a StatefulSet update does it: each node in turn
+#                                 stopped (SIGTERM), started again, and waited for until it is ready and
+#                                 every partition has its backups (/v1/admin/cluster) before the next
 #   scripts/cluster.sh status     one line per node: id, pid, HTTP port, ready or not
 #   scripts/cluster.sh pause I    SIGSTOP node I (a frozen process: long GC pause, suspended VM)
 #   scripts/cluster.sh resume I   SIGCONT node I
@@ -35,7 +38,7 @@ NODE_JAR="${TETHER_JAR:-$JAR}"
 mkdir -p "$DIR"
 
 usage() {
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 
@@ -280,6 +283,30 @@ case "$cmd" in
     for j in $(seq 1 "$n"); do alive "$j" && running=$((running + 1)); done
     wait_members "$i" "$running"
     echo "node $i ready ($running members)"
+    ;;
+  roll)
+    n=$(size)
+    ensure_node_jar
+    auth=()
+    [[ -n "${TETHER_ADMIN_TOKEN:-}" ]] && auth=(-H "Authorization: Bearer $TETHER_ADMIN_TOKEN")
+    for i in $(seq 1 "$n"); do
+      alive "$i" || { echo "node $i is not running" >&2; exit 1; }
+      started=$SECONDS
+      pid=$(pid_of "$i")
+      kill -TERM "$pid"
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      rm -f "$DIR/node-$i.pid"
+      start_node "$i" "$n"
+      wait_members "$i" "$n"
+      deadline=$((SECONDS + 120))
+      until curl -fsS "${auth[@]}" "http://$(host_of "$i"):$(http_port "$i")/v1/admin/cluster" 2>/dev/null \
+          | grep -q '"partitionsSafe":true'; do
+        (( SECONDS < deadline )) || { echo "partitions not safe 120 s after node $i came back" >&2; exit 1; }
+        sleep 0.2
+      done
+      echo "node $i rolled in $((SECONDS - started)) s"
+    done
+    echo "cluster of $n nodes rolled"
     ;;
   pause|resume)
     i="${2:-}"
