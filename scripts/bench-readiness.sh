@@ -7,7 +7,9 @@
 #
 #   scripts/bench-readiness.sh [STREAMS]
 #
-# Nodes: 1 GiB heap, HTTP ports 31081-31083, Hazelcast ports 28701-28703, from a copy of target/tether.jar
+# Nodes: 1 GiB heap, TETHER_MAX_STREAMS_PER_NODE raised (its default, one stream per 32 KiB of heap, is
+# sized for active streams and stops a 1 GiB member at 32,768), HTTP ports 31081-31083, Hazelcast ports
+# 28701-28703, from a copy of target/tether.jar
 # in target/bench/readiness-run/. Result line in target/bench/readiness.raw (also printed).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -22,7 +24,7 @@ cp "$JAR" "$WORK/tether.jar"
 cd "$ROOT"
 export TETHER_BASE_PORT=31080 TETHER_CLUSTER_BASE_PORT=28700 TETHER_JVM_OPTS="-Xms1g -Xmx1g" \
   TETHER_JAR="$WORK/tether.jar" TETHER_CLUSTER_DIR="$WORK/nodes" TETHER_CLUSTER_NAME="bench-readiness-$$" \
-  TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0
+  TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 TETHER_MAX_STREAMS_PER_NODE=1000000
 trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
 scripts/cluster.sh down >/dev/null 2>&1 || true
 scripts/cluster.sh up 3 >&2
