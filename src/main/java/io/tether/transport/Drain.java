@@ -23,10 +23,6 @@ public final class Drain {
     draining = true;
   }
 
-  public boolean draining() {
-    return draining;
-  }
-
   /** Requests that started and whose response has not ended (live responses included). */
   public int active() {
     return active.get();
