@@ -5,7 +5,8 @@
 # every acknowledged append stored exactly once, nothing refused stored, producer sequences unforked,
 # every reader's view a prefix of the final stream, every session turn ended exactly once.
 #
-#   scripts/faults.sh [--nodes 3|5] [--rounds N] [--faults kill,stop,term,partition,backup-stall] [--seed S]
+#   scripts/faults.sh [--nodes 3|5] [--rounds N] [--faults kill,stop,term,partition,backup-stall,upgrade]
+#                     [--seed S]
 #
 # Defaults: 3 nodes, 1 round of each fault (the short form CI runs). The long form:
 #   scripts/faults.sh --rounds 50 ; scripts/faults.sh --nodes 5 --rounds 20
@@ -14,7 +15,9 @@
 # then SIGCONT), term (SIGTERM of the owner, then restart), partition (the owner, with one more node in
 # a 5-node cluster, every other time its backup, cut off from the others for 15 s and healed),
 # backup-stall (the node with the stream's backup copy frozen for 3 s while writes go on, then the owner
-# killed). Besides, one producer pauses longer than the owner idle time (TETHER_OWNER_IDLE_SECONDS, 2 s
+# killed), upgrade (a rolling upgrade across wire-format versions: every node in turn stopped and started
+# as a version whose every message carries an added field, -Dtether.wire.extension=true, the next round
+# rolling back). Besides, one producer pauses longer than the owner idle time (TETHER_OWNER_IDLE_SECONDS, 2 s
 # here) every five appends, so its stream's owner passivates and is activated again all along.
 #
 # Partitions need network namespaces (root): each node then runs in its own namespace on a bridge
@@ -27,13 +30,13 @@ source "$(dirname "$0")/lib.sh"
 
 NODES=3
 ARGS=()
-FAULTS="kill,stop,term,partition,backup-stall"
+FAULTS="kill,stop,term,partition,backup-stall,upgrade"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
     --faults) FAULTS="$2"; shift 2 ;;
     --rounds|--seed) ARGS+=("$1" "$2"); shift 2 ;;
-    *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 

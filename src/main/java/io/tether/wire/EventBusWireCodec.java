@@ -4,7 +4,8 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.MessageCodec;
 
 /**
- * Event-bus codec for every {@link WireMessage}. Selected through {@code EventBus#codecSelector}, so
+ * Event-bus codec for every {@link WireMessage}: the framed encoding of {@link BufferWire}, after the
+ * length Vert.x needs to find the end of it. Selected through {@code EventBus#codecSelector}, so
  * message classes need no individual registration. Local delivery hands over the same instance:
  * wire messages are immutable once sent.
  */
@@ -22,7 +23,8 @@ public final class EventBusWireCodec implements MessageCodec<WireMessage, WireMe
 
   @Override
   public WireMessage decodeFromWire(int pos, Buffer buffer) {
-    return new BufferWire.In(buffer, pos + 4).readMessage();
+    int length = buffer.getInt(pos);
+    return new BufferWire.In(buffer, pos + 4, pos + 4 + length).readMessage();
   }
 
   @Override

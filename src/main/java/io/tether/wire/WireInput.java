@@ -18,6 +18,9 @@ public interface WireInput {
 
   byte[] readBytes();
 
+  /** Whether the message being read has fields left: false once past what its writer wrote. */
+  boolean hasRemaining();
+
   default List<byte[]> readByteList() {
     int size = readInt();
     List<byte[]> values = new ArrayList<>(size);

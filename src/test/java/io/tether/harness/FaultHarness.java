@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -52,7 +53,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class FaultHarness {
 
-  private static final List<String> ALL_FAULTS = List.of("kill", "stop", "term", "partition", "backup-stall");
+  private static final List<String> ALL_FAULTS = List.of("kill", "stop", "term", "partition", "backup-stall",
+      "upgrade");
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(6);
 
   private final int nodes;
@@ -64,6 +66,8 @@ public final class FaultHarness {
   private final Random random;
   /** Partition rounds so far (on 5 nodes, every other one cuts off the stream's owner with its backup). */
   private int partitionRounds;
+  /** Whether the nodes run the wire-format variant with an added field (the "upgrade" fault flips it). */
+  private boolean wireExtension;
   /** The nodes' TETHER_OWNER_IDLE_SECONDS: the sporadic producer pauses longer than this. */
   private final int ownerIdleSeconds;
 
@@ -246,7 +250,18 @@ public final class FaultHarness {
         history.laterContent(sporadic, readAll(sporadic));
       }
       for (Reader reader : readers) {
-        history.reader(reader.stream, reader.delivered());
+        String delivered = reader.delivered();
+        history.reader(reader.stream, delivered);
+        String content = history.finalOf(reader.stream);
+        if (content != null && !content.startsWith(delivered)) {
+          int at = 0;
+          while (at < delivered.length() && at < content.length() && delivered.charAt(at) == content.charAt(at)) {
+            at++;
+          }
+          for (String entry : reader.traceAround(at)) {
+            history.note("  reader " + reader.stream + "#" + reader.id + " commit at char " + entry);
+          }
+        }
         if (!reader.caughtUp()) {
           history.note("reader " + reader.stream + "#" + reader.id + " did not catch up");
         }
@@ -457,8 +472,12 @@ public final class FaultHarness {
       final String stream;
       final int id;
       private final StringBuilder delivered = new StringBuilder();
+      /** Each commit: where it starts in {@code delivered}, the transport and node, the offsets it spans. */
+      private final ArrayDeque<String> trace = new ArrayDeque<>();
       private volatile String offset = "-1";
       private volatile String target;
+      /** The WebSocket connection frames are taken from; a frame of an abandoned one is ignored. */
+      private Object liveSocket;
 
       Reader(String stream, int id) {
         this.stream = stream;
@@ -474,9 +493,25 @@ public final class FaultHarness {
         return t != null && t.equals(delivered());
       }
 
-      private synchronized void commit(String text, String next) {
+      private synchronized void commit(String text, String next, String how) {
+        trace.addLast(delivered.length() + " " + how + " " + offset + " -> " + next + " +" + text.length());
+        if (trace.size() > 2_000) {
+          trace.removeFirst();
+        }
         delivered.append(text);
         offset = next;
+      }
+
+      /** The commits that wrote the characters around {@code at} of what this reader delivered. */
+      synchronized List<String> traceAround(int at) {
+        List<String> out = new ArrayList<>();
+        for (String entry : trace) {
+          int start = Integer.parseInt(entry.substring(0, entry.indexOf(' ')));
+          if (start >= at - 60 && start <= at + 20) {
+            out.add(entry);
+          }
+        }
+        return out;
       }
 
       void run() {
@@ -529,7 +564,7 @@ public final class FaultHarness {
                 // Data counts once the control event after it names the offset it reached.
                 String next = new JsonObject(data.toString()).getString("streamNextOffset");
                 if (next != null) {
-                  commit(pending.toString(), next);
+                  commit(pending.toString(), next, "sse@" + node);
                 }
                 pending.setLength(0);
               }
@@ -551,7 +586,7 @@ public final class FaultHarness {
           }
           String next = r.header("Stream-Next-Offset");
           if (next != null) {
-            commit(r.status == 200 ? r.body : "", next);
+            commit(r.status == 200 ? r.body : "", next, "long-poll@" + node);
           }
         }
       }
@@ -561,13 +596,17 @@ public final class FaultHarness {
             + URLEncoder.encode(offset, StandardCharsets.UTF_8)).toString().replaceFirst("^http", "ws");
         CountDownLatch closed = new CountDownLatch(1);
         StringBuilder partial = new StringBuilder();
+        Object connection = new Object();
+        synchronized (this) {
+          liveSocket = connection;
+        }
         WebSocket ws = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(3))
             .buildAsync(URI.create(url), new WebSocket.Listener() {
               @Override
               public java.util.concurrent.CompletionStage<?> onText(WebSocket socket, CharSequence text, boolean last) {
                 partial.append(text);
                 if (last) {
-                  frame(new JsonObject(partial.toString()));
+                  frame(connection, node, new JsonObject(partial.toString()));
                   partial.setLength(0);
                 }
                 socket.request(1);
@@ -586,17 +625,25 @@ public final class FaultHarness {
               }
             }).get(5, TimeUnit.SECONDS);
         closed.await(Math.max(1, until - System.currentTimeMillis()), TimeUnit.MILLISECONDS);
+        // abort() does not wait for a listener call already under way: a frame received just now could
+        // otherwise be committed after the next transport read the offset, and be delivered twice.
+        synchronized (this) {
+          liveSocket = null;
+        }
         ws.abort();
       }
 
-      private void frame(JsonObject frame) {
+      private void frame(Object connection, int node, JsonObject frame) {
         if ("data".equals(frame.getString("type"))) {
           synchronized (this) {
+            if (connection != liveSocket) {
+              return;
+            }
             if (!frame.getString("offset").equals(offset) && !"-1".equals(offset)) {
               // A frame that does not start where this reader is: a gap or a repeat on the server's side.
               delivered.append("<frame at ").append(frame.getString("offset")).append(" while at ").append(offset).append('>');
             }
-            commit(frame.getString("data"), frame.getString("nextOffset"));
+            commit(frame.getString("data"), frame.getString("nextOffset"), "ws@" + node);
           }
         }
       }
@@ -670,6 +717,21 @@ public final class FaultHarness {
           cluster("start", owner);
           down.remove(owner);
           return "backup node-" + backup + " stalled, owner node-" + owner + " killed";
+        }
+        case "upgrade" -> {
+          // A rolling upgrade across wire-format versions: every node in turn stopped (SIGTERM) and started
+          // as the other version (one whose every message carries an added field), the next only once the
+          // cluster is whole and replicated again. Old and new nodes serve side by side meanwhile; the
+          // next upgrade round rolls back.
+          wireExtension = !wireExtension;
+          for (int i = 1; i <= nodes; i++) {
+            down.add(i);
+            cluster("stop", i);
+            clusterWith(Map.of("TETHER_JVM_OPTS", jvmOpts()), "start", i);
+            down.remove(i);
+            awaitHealthy(Duration.ofSeconds(150));
+          }
+          return (wireExtension ? "upgrade" : "downgrade") + " of " + nodes + " nodes";
         }
         default -> throw new IllegalArgumentException(fault);
       }
@@ -746,11 +808,24 @@ public final class FaultHarness {
   }
 
   private void cluster(String command, Object... args) throws IOException, InterruptedException {
+    clusterWith(Map.of("TETHER_JVM_OPTS", jvmOpts()), command, args);
+  }
+
+  /** The JVM options nodes start with: the harness's, plus the wire-format variant when it is on. */
+  private String jvmOpts() {
+    String base = System.getenv().getOrDefault("TETHER_JVM_OPTS", "-Xmx512m");
+    return wireExtension ? base + " -Dtether.wire.extension=true" : base;
+  }
+
+  private void clusterWith(Map<String, String> env, String command, Object... args)
+      throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of("bash", script.toString(), command));
     for (Object arg : args) {
       cmd.add(String.valueOf(arg));
     }
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+    builder.environment().putAll(env);
+    Process p = builder.start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!p.waitFor(200, TimeUnit.SECONDS) || p.exitValue() != 0) {
       throw new IllegalStateException("cluster.sh " + String.join(" ", cmd.subList(2, cmd.size())) + " failed: " + out);

@@ -154,7 +154,7 @@ class StreamLogTest {
   private static StreamLog roundTrip(StreamLog log) {
     Buffer buffer = Buffer.buffer();
     log.writeTo(new BufferWire.Out(buffer));
-    return StreamLog.readFrom(new BufferWire.In(buffer, 0));
+    return StreamLog.readFrom(new BufferWire.In(buffer, 0, buffer.length()));
   }
 
   @Test
@@ -254,7 +254,7 @@ class StreamLogTest {
     log.claim("node-b", 22, NOW);
     Buffer buffer = Buffer.buffer();
     log.writeTo(new BufferWire.Out(buffer));
-    StreamLog copy = StreamLog.readFrom(new BufferWire.In(buffer, 0));
+    StreamLog copy = StreamLog.readFrom(new BufferWire.In(buffer, 0, buffer.length()));
     assertThat(readAll(copy)).isEqualTo("onetwo");
     assertThat(copy.ownerEpoch()).isEqualTo(2);
     assertThat(copy.isOwnedBy(new Fence(2, 22))).isTrue();
@@ -268,7 +268,7 @@ class StreamLogTest {
     StreamLog primary = stream("text/plain");
     Buffer buffer = Buffer.buffer();
     primary.writeTo(new BufferWire.Out(buffer));
-    StreamLog backup = StreamLog.readFrom(new BufferWire.In(buffer, 0));
+    StreamLog backup = StreamLog.readFrom(new BufferWire.In(buffer, 0, buffer.length()));
 
     StreamLog.Applied applied = primary.append(
         new AppendSpec(b("x"), "text/plain", true, "s1", new ProducerHeaders("p", 0, 0)), NOW);
@@ -285,7 +285,7 @@ class StreamLogTest {
     StreamLog primary = stream("text/plain");
     Buffer buffer = Buffer.buffer();
     primary.writeTo(new BufferWire.Out(buffer));
-    StreamLog behind = StreamLog.readFrom(new BufferWire.In(buffer, 0));
+    StreamLog behind = StreamLog.readFrom(new BufferWire.In(buffer, 0, buffer.length()));
 
     StreamLog.Applied lost = primary.append(new AppendSpec(b("a"), "text/plain", false, null, null), NOW);
     StreamLog.Applied next = primary.append(new AppendSpec(b("b"), "text/plain", false, null, null), NOW);
@@ -299,7 +299,7 @@ class StreamLogTest {
     // A copy that received the whole stream (a resynchronisation) already holds both: it skips them.
     Buffer whole = Buffer.buffer();
     primary.writeTo(new BufferWire.Out(whole));
-    StreamLog resynced = StreamLog.readFrom(new BufferWire.In(whole, 0));
+    StreamLog resynced = StreamLog.readFrom(new BufferWire.In(whole, 0, whole.length()));
     resynced.applyReplicated(lost.effect());
     resynced.applyReplicated(next.effect());
     assertThat(readAll(resynced)).isEqualTo("ab");
