@@ -1,5 +1,10 @@
 package io.tether.cluster;
 
+import io.tether.cluster.live.LivePush;
+import io.tether.cluster.owner.CommandReply;
+import io.tether.cluster.owner.OwnerInfo;
+import io.tether.cluster.routing.Activate;
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.wire.WireTypes;
 
 /** Registers the wire decoders of the cluster layer's messages. */

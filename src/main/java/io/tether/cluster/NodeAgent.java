@@ -1,5 +1,13 @@
 package io.tether.cluster;
 
+import io.tether.cluster.live.LivePush;
+import io.tether.cluster.live.LiveSubscription;
+import io.tether.cluster.owner.StreamOwner;
+import io.tether.cluster.routing.Activate;
+import io.tether.cluster.routing.Addresses;
+import io.tether.cluster.routing.Expiry;
+import io.tether.cluster.routing.StreamRequest;
+import io.tether.cluster.routing.StreamRouter;
 import io.tether.stream.Outcome;
 import io.tether.stream.StreamProcessors;
 import io.tether.stream.StreamReply;

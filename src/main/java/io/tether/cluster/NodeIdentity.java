@@ -9,13 +9,13 @@ import io.tether.wire.WireOutput;
  */
 public record NodeIdentity(String nodeId, int httpPort, long pid) {
 
-  void writeTo(WireOutput out) {
+  public void writeTo(WireOutput out) {
     out.writeString(nodeId);
     out.writeInt(httpPort);
     out.writeLong(pid);
   }
 
-  static NodeIdentity readFrom(WireInput in) {
+  public static NodeIdentity readFrom(WireInput in) {
     return new NodeIdentity(in.readString(), in.readInt(), in.readLong());
   }
 }

@@ -1,5 +1,9 @@
 package io.tether.cluster;
 
+import io.tether.cluster.live.LiveRegistry;
+import io.tether.cluster.owner.OwnerCompanion;
+import io.tether.cluster.owner.OwnerRegistry;
+import io.tether.cluster.routing.StreamRouter;
 import io.tether.config.TetherConfig;
 import io.tether.ops.TetherMetrics;
 import io.tether.stream.StreamStore;

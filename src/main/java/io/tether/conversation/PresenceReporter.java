@@ -1,7 +1,7 @@
 package io.tether.conversation;
 
-import io.tether.cluster.StreamRequest;
 import io.tether.cluster.StreamServices;
+import io.tether.cluster.routing.StreamRequest;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;

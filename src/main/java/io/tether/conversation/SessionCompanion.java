@@ -1,7 +1,7 @@
 package io.tether.conversation;
 
-import io.tether.cluster.OwnerCompanion;
-import io.tether.cluster.OwnerHandle;
+import io.tether.cluster.owner.OwnerCompanion;
+import io.tether.cluster.owner.OwnerHandle;
 import io.tether.conversation.SessionCommand.Result;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;

@@ -1,6 +1,6 @@
 package io.tether.conversation;
 
-import io.tether.cluster.OwnerHandle;
+import io.tether.cluster.owner.OwnerHandle;
 import io.tether.config.TetherConfig;
 import io.tether.stream.JsonBatch;
 import io.tether.stream.Offset;

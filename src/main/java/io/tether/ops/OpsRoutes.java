@@ -1,8 +1,8 @@
 package io.tether.ops;
 
 import io.tether.cluster.ClusterView;
-import io.tether.cluster.OwnerInfo;
 import io.tether.cluster.StreamServices;
+import io.tether.cluster.owner.OwnerInfo;
 import io.tether.security.Credentials;
 import io.tether.transport.ApiError;
 import io.tether.transport.ProtocolHeaders;

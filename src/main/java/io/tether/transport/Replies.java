@@ -1,6 +1,6 @@
 package io.tether.transport;
 
-import io.tether.cluster.StreamRouter.RouteException;
+import io.tether.cluster.routing.StreamRouter.RouteException;
 import io.tether.stream.Offset;
 import io.tether.stream.StreamReply;
 import io.tether.stream.StreamSettings;

@@ -1,14 +1,14 @@
 package io.tether.transport;
 
-import io.tether.cluster.StreamRequest;
-import io.tether.cluster.StreamRouter.RouteException;
 import io.tether.cluster.StreamServices;
+import io.tether.cluster.routing.StreamRequest;
+import io.tether.cluster.routing.StreamRouter.RouteException;
 import io.tether.conversation.SessionCommand;
 import io.tether.conversation.SessionEvents;
 import io.tether.conversation.SessionIds;
 import io.tether.security.AccessGate;
-import io.tether.security.TokenService;
 import io.tether.security.TokenService.Scope;
+import io.tether.security.TokenService;
 import io.tether.stream.ContentTypes;
 import io.tether.stream.CreateSpec;
 import io.tether.stream.Outcome;

@@ -1,7 +1,7 @@
 package io.tether.transport;
 
-import io.tether.cluster.LiveSubscription;
 import io.tether.cluster.StreamServices;
+import io.tether.cluster.live.LiveSubscription;
 import io.tether.stream.Offset;
 import io.tether.stream.ReadStart;
 import io.tether.stream.StreamReply;

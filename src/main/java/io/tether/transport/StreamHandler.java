@@ -1,7 +1,7 @@
 package io.tether.transport;
 
-import io.tether.cluster.StreamRequest;
 import io.tether.cluster.StreamServices;
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.config.TetherConfig;
 import io.tether.conversation.SessionIds;
 import io.tether.security.AccessGate;
@@ -35,7 +35,7 @@ import static io.tether.transport.ProtocolHeaders.UP_TO_DATE;
  * The Durable Streams protocol at {@code /v1/stream/{name}}: PUT creates, POST appends or closes, GET
  * reads (catch-up here; {@code live=long-poll}, {@code live=sse} and {@code live=ws} are handed to
  * their transports), HEAD describes, DELETE deletes. Every operation is sent to the stream's owner
- * through the {@link io.tether.cluster.StreamRouter}; this class only parses, validates and formats.
+ * through the {@link io.tether.cluster.routing.StreamRouter}; this class only parses, validates and formats.
  */
 public final class StreamHandler {
 

@@ -1,10 +1,10 @@
 package io.tether.transport;
 
+import io.tether.cluster.StreamServices;
+import io.tether.cluster.live.LiveSubscription;
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.conversation.SessionCommand;
 import io.tether.security.TokenService;
-import io.tether.cluster.LiveSubscription;
-import io.tether.cluster.StreamRequest;
-import io.tether.cluster.StreamServices;
 import io.tether.stream.AppendSpec;
 import io.tether.stream.ContentTypes;
 import io.tether.stream.Offset;

@@ -1,13 +1,14 @@
 package io.tether.cluster;
 
 import io.tether.TetherNode;
+import io.tether.cluster.routing.Addresses;
 import io.tether.stream.CreateSpec;
 import io.tether.stream.Outcome;
 import io.tether.stream.StreamProcessors;
 import io.tether.stream.StreamReply;
 import io.tether.stream.StreamSettings;
-import io.tether.support.Http;
 import io.tether.support.Http.Resp;
+import io.tether.support.Http;
 import io.tether.support.TestNodes;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

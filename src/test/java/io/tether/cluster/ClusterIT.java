@@ -1,13 +1,14 @@
 package io.tether.cluster;
 
 import io.tether.TetherNode;
+import io.tether.cluster.owner.StreamOwner;
 import io.tether.stream.AppendSpec;
 import io.tether.stream.Outcome;
 import io.tether.stream.StreamProcessors;
 import io.tether.stream.StreamReply;
 import io.tether.support.Await;
-import io.tether.support.Http;
 import io.tether.support.Http.Resp;
+import io.tether.support.Http;
 import io.tether.support.SseReader;
 import io.tether.support.TestNodes;
 import io.tether.support.WsReader;

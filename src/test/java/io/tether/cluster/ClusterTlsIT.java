@@ -1,12 +1,16 @@
 package io.tether.cluster;
 
+import io.tether.cluster.owner.CommandReply;
+import io.tether.cluster.routing.Addresses;
+import io.tether.cluster.routing.StreamRequest;
+
 import com.hazelcast.config.Config;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 import io.tether.TetherNode;
 import io.tether.config.TetherConfig;
-import io.tether.support.Http;
 import io.tether.support.Http.Resp;
+import io.tether.support.Http;
 import io.tether.support.TestNodes;
 import io.tether.wire.EventBusWireCodec;
 import io.tether.wire.WireMessage;

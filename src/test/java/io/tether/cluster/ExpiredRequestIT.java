@@ -1,6 +1,11 @@
 package io.tether.cluster;
 
 import io.tether.TetherNode;
+import io.tether.cluster.routing.Activate;
+import io.tether.cluster.routing.Addresses;
+import io.tether.cluster.routing.Expiry;
+import io.tether.cluster.routing.StreamRequest;
+import io.tether.cluster.routing.StreamRouter;
 import io.tether.stream.AppendSpec;
 import io.tether.support.Http;
 import io.tether.support.TestNodes;

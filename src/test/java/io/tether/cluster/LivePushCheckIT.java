@@ -1,6 +1,10 @@
 package io.tether.cluster;
 
 import io.tether.TetherNode;
+import io.tether.cluster.live.LivePush;
+import io.tether.cluster.live.LiveSubscription;
+import io.tether.cluster.routing.Addresses;
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.stream.Offset;
 import io.tether.stream.ReadStart;
 import io.tether.stream.StreamReply;

@@ -1,8 +1,9 @@
 package io.tether.cluster;
 
 import io.tether.TetherNode;
-import io.tether.support.Http;
+import io.tether.cluster.routing.Addresses;
 import io.tether.support.Http.Resp;
+import io.tether.support.Http;
 import io.tether.support.SseReader;
 import io.tether.support.TestNodes;
 import io.vertx.core.Promise;

@@ -1,7 +1,7 @@
 package io.tether.conversation;
 
 import io.tether.TetherNode;
-import io.tether.cluster.OwnerHandle;
+import io.tether.cluster.owner.OwnerHandle;
 import io.tether.ops.TetherMetrics;
 import io.tether.stream.JsonBatch;
 import io.tether.stream.Offset;

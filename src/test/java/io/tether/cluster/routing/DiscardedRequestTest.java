@@ -1,4 +1,5 @@
-package io.tether.cluster;
+package io.tether.cluster.routing;
+
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

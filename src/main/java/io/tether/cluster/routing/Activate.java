@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.routing;
 
 import io.tether.wire.WireInput;
 import io.tether.wire.WireMessage;
@@ -25,7 +25,7 @@ public record Activate(String stream, StreamRequest request, boolean anywhere) i
     return request instanceof StreamRequest.Create;
   }
 
-  static final int WIRE_TYPE = 221;
+  public static final int WIRE_TYPE = 221;
 
   @Override
   public int wireType() {
@@ -39,7 +39,7 @@ public record Activate(String stream, StreamRequest request, boolean anywhere) i
     out.writeBoolean(anywhere);
   }
 
-  static Activate readFrom(WireInput in) {
+  public static Activate readFrom(WireInput in) {
     return new Activate(in.readString(), in.readMessage(), in.readBoolean());
   }
 }

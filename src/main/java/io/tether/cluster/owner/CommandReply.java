@@ -1,5 +1,6 @@
-package io.tether.cluster;
+package io.tether.cluster.owner;
 
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.wire.WireInput;
 import io.tether.wire.WireMessage;
 import io.tether.wire.WireOutput;
@@ -7,7 +8,7 @@ import io.tether.wire.WireOutput;
 /** The answer to a {@link StreamRequest.Command}: the companion's JSON. */
 public record CommandReply(String json) implements WireMessage {
 
-  static final int WIRE_TYPE = 223;
+  public static final int WIRE_TYPE = 223;
 
   @Override
   public int wireType() {
@@ -19,7 +20,7 @@ public record CommandReply(String json) implements WireMessage {
     out.writeString(json);
   }
 
-  static CommandReply readFrom(WireInput in) {
+  public static CommandReply readFrom(WireInput in) {
     return new CommandReply(in.readString());
   }
 }

@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.live;
 
 import java.util.Collection;
 import java.util.Map;
@@ -27,7 +27,7 @@ public final class LiveRegistry {
     subscriptions.remove(subscription.id(), subscription);
   }
 
-  LiveSubscription get(long id) {
+  public LiveSubscription get(long id) {
     return subscriptions.get(id);
   }
 
@@ -42,7 +42,7 @@ public final class LiveRegistry {
     }
   }
 
-  Collection<LiveSubscription> all() {
+  public Collection<LiveSubscription> all() {
     return subscriptions.values();
   }
 }

@@ -1,4 +1,5 @@
-package io.tether.cluster;
+package io.tether.cluster.live;
+
 
 import io.tether.stream.Offset;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.live;
 
 import io.tether.stream.Offset;
 import io.tether.wire.WireInput;
@@ -25,7 +25,7 @@ import java.util.List;
 public record LivePush(String stream, long incarnation, long[] subscriptions, long ownerEpoch, Offset start,
                        List<byte[]> events, boolean closed, int signal) implements WireMessage {
 
-  static final int WIRE_TYPE = 222;
+  public static final int WIRE_TYPE = 222;
 
   /** Ordinary data. */
   public static final int SIGNAL_NONE = 0;
@@ -54,7 +54,7 @@ public record LivePush(String stream, long incarnation, long[] subscriptions, lo
     out.writeInt(signal);
   }
 
-  static LivePush readFrom(WireInput in) {
+  public static LivePush readFrom(WireInput in) {
     String stream = in.readString();
     long incarnation = in.readLong();
     long[] subs = new long[in.readInt()];

@@ -1,5 +1,7 @@
-package io.tether.cluster;
+package io.tether.cluster.live;
 
+import io.tether.cluster.StreamServices;
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.stream.Offset;
 import io.tether.stream.Outcome;
 import io.tether.stream.ReadStart;
@@ -233,7 +235,7 @@ public final class LiveSubscription {
   }
 
   /** A push from the owner, relayed by the node agent (any thread). */
-  void onPush(LivePush push) {
+  public void onPush(LivePush push) {
     if (!push.stream().equals(stream)) {
       // Subscription ids are per node: a push for another stream that names this id (a late push from an
       // owner that knew an earlier process on this node) is not for this subscription.
@@ -328,7 +330,7 @@ public final class LiveSubscription {
   }
 
   /** Pushes held while a subscription is in flight, in payload bytes (for tests and metrics). */
-  long bufferedBytes() {
+  public long bufferedBytes() {
     return bufferedBytes;
   }
 
@@ -343,7 +345,7 @@ public final class LiveSubscription {
   }
 
   /** The node that held this subscription's owner left the cluster (any thread). */
-  void nodeLeft(String nodeId) {
+  public void nodeLeft(String nodeId) {
     context.runOnContext(v -> {
       if (state != State.ENDED && nodeId.equals(ownerNode)) {
         resubscribe();

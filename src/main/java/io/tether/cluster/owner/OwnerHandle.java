@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.owner;
 
 import io.tether.stream.ReadStart;
 import io.tether.stream.StreamReply;

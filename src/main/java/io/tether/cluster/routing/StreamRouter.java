@@ -1,5 +1,9 @@
-package io.tether.cluster;
+package io.tether.cluster.routing;
 
+import io.tether.cluster.ClusterView;
+import io.tether.cluster.owner.CommandReply;
+import io.tether.cluster.owner.OwnerCompanion;
+import io.tether.cluster.owner.OwnerInfo;
 import io.tether.stream.Outcome;
 import io.tether.stream.StreamReply;
 import io.tether.wire.WireMessage;
@@ -346,7 +350,7 @@ public final class StreamRouter {
    * so, unlike a real timeout, which the sender's own timer raises. Such a request was never applied.
    * {@code DiscardedRequestTest} pins this on the Vert.x version in use.
    */
-  static boolean discarded(Throwable failure) {
+  public static boolean discarded(Throwable failure) {
     return failure instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT
         && re.getMessage() != null && re.getMessage().startsWith("Discarded the request");
   }

@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.routing;
 
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
@@ -11,12 +11,12 @@ import io.vertx.core.eventbus.Message;
  * readers had moved past. An owner or node agent drops a request whose time has passed (beyond a margin
  * for the members' clocks) without running it.
  */
-final class Expiry {
+public final class Expiry {
 
-  static final String HEADER = "tether-expires";
+  public static final String HEADER = "tether-expires";
 
   /** How far members' clocks may differ before a request is taken for expired too early. */
-  static final long CLOCK_SKEW_MILLIS = 1_000;
+  public static final long CLOCK_SKEW_MILLIS = 1_000;
 
   private Expiry() {
   }
@@ -28,7 +28,7 @@ final class Expiry {
   }
 
   /** Options for handing {@code received} on with {@code timeoutMillis} to wait: the same expiry goes along. */
-  static DeliveryOptions relay(Message<?> received, long timeoutMillis) {
+  public static DeliveryOptions relay(Message<?> received, long timeoutMillis) {
     DeliveryOptions options = new DeliveryOptions().setSendTimeout(timeoutMillis);
     String expires = received.headers().get(HEADER);
     if (expires != null) {
@@ -38,7 +38,7 @@ final class Expiry {
   }
 
   /** Whether {@code message} carries an expiry that has passed (by more than the clock margin). */
-  static boolean expired(Message<?> message) {
+  public static boolean expired(Message<?> message) {
     String expires = message.headers().get(HEADER);
     if (expires == null) {
       return false;

@@ -1,4 +1,5 @@
-package io.tether.cluster;
+package io.tether.cluster.live;
+
 
 import io.tether.TetherNode;
 import io.tether.stream.Offset;

@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.owner;
 
 import io.vertx.core.Future;
 
@@ -58,7 +58,7 @@ public final class OwnerRegistry {
   }
 
   /** Runs every active owner's periodic upkeep (leases, companion, passivation) on its own context. */
-  void sweep(long now) {
+  public void sweep(long now) {
     for (StreamOwner owner : owners.values()) {
       owner.sweepAsync(now);
     }

@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.routing;
 
 /** Event-bus addresses. Every stream has its own; every node has a control and a live-delivery address. */
 public final class Addresses {

@@ -1,4 +1,6 @@
-package io.tether.cluster;
+package io.tether.cluster.owner;
+
+import io.tether.cluster.routing.StreamRequest;
 
 import io.vertx.core.Future;
 

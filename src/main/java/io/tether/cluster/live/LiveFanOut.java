@@ -1,4 +1,4 @@
-package io.tether.cluster;
+package io.tether.cluster.live;
 
 import io.tether.stream.Offset;
 
@@ -23,23 +23,23 @@ import java.util.TreeMap;
  * and concurrent appends completed out of order) gets the missing events from a small buffer of recent
  * ones, or is told to re-read.
  */
-final class LiveFanOut {
+public final class LiveFanOut {
 
   /** Events kept after pushing, to serve a subscription that activates just behind the watermark. */
-  static final int RECENT_EVENTS = 64;
+  public static final int RECENT_EVENTS = 64;
   static final long RECENT_BYTES = 256 * 1024;
 
   /** Delivers a push to the subscriptions {@code subscriptions} held by {@code node}. */
-  interface Sink {
+  public interface Sink {
     void push(String node, long[] subscriptions, Offset start, List<byte[]> events, boolean closes, int signal);
   }
 
   /** A live subscription: where it is, whether its replay completed, when its node last renewed it. */
-  static final class Sub {
+  public static final class Sub {
     final String node;
     final long id;
     long next = -1;
-    boolean active;
+    public boolean active;
     long lastSeen;
 
     private Sub(String node, long id, long now) {
@@ -63,7 +63,7 @@ final class LiveFanOut {
   private long nextPush = -1;
   private long ackedEnd = -1;
 
-  LiveFanOut(Sink sink) {
+  public LiveFanOut(Sink sink) {
     this.sink = sink;
   }
 
@@ -73,7 +73,7 @@ final class LiveFanOut {
    * The stream's tail as this owner found it on claiming or creating it: all of it is replicated (the
    * claim shipped the whole stream to the backup), nothing is waiting.
    */
-  void start(long tail) {
+  public void start(long tail) {
     nextPush = tail;
     ackedEnd = tail;
     reorder.clear();
@@ -81,34 +81,34 @@ final class LiveFanOut {
   }
 
   /** The committed watermark (index of the next event to push), or -1 before the stream exists here. */
-  long watermark() {
+  public long watermark() {
     return nextPush;
   }
 
   /** How far reads may see: the watermark (no limit before the stream exists here). */
-  long visibleLimit() {
+  public long visibleLimit() {
     return nextPush >= 0 ? nextPush : Long.MAX_VALUE;
   }
 
   /** End (exclusive index) of the highest append the backup acknowledged: everything below is replicated. */
-  long ackedEnd() {
+  public long ackedEnd() {
     return ackedEnd;
   }
 
   /** The backup acknowledged everything below {@code end} (an append, or a whole re-replication). */
-  void acknowledged(long end) {
+  public void acknowledged(long end) {
     ackedEnd = Math.max(ackedEnd, end);
   }
 
   /** Whether completions wait behind a hole (a completion still on its way, or one that failed). */
-  boolean hasGap() {
+  public boolean hasGap() {
     return !reorder.isEmpty();
   }
 
   // ------------------------------------------------------------------------------------ events
 
   /** An acknowledged append (or close) at {@code at}: pushed once every append before it has been. */
-  void appended(Offset at, byte[] payload, boolean closes) {
+  public void appended(Offset at, byte[] payload, boolean closes) {
     if (payload.length > 0) {
       reorder.put(at.index(), new Pending(at, payload, false));
     }
@@ -125,7 +125,7 @@ final class LiveFanOut {
    * hole at the watermark. A re-read that does not start at the watermark (it moved meanwhile) only
    * releases what now follows.
    */
-  void resynced(Offset start, List<byte[]> events, Offset next, boolean closed) {
+  public void resynced(Offset start, List<byte[]> events, Offset next, boolean closed) {
     if (start == null || start.index() != nextPush) {
       drain();
       return;
@@ -247,14 +247,14 @@ final class LiveFanOut {
    * A subscription asks to follow the stream; it is inactive (nothing is pushed to it) until its replay
    * read completes and {@link #activate} places it. Replaces an earlier subscription with the same id.
    */
-  Sub subscribe(String node, long id, long now) {
+  public Sub subscribe(String node, long id, long now) {
     Sub sub = new Sub(node, id, now);
     subs.put(new Key(node, id), sub);
     return sub;
   }
 
   /** Whether {@code sub} is still the subscription registered under its id (not replaced nor dropped). */
-  boolean isCurrent(Sub sub) {
+  public boolean isCurrent(Sub sub) {
     return subs.get(new Key(sub.node, sub.id)) == sub;
   }
 
@@ -263,7 +263,7 @@ final class LiveFanOut {
    * start there. When the watermark has already passed it, the events in between come from the recent
    * buffer, or the subscription is told to re-read.
    */
-  void activate(Sub sub, long next) {
+  public void activate(Sub sub, long next) {
     sub.next = next;
     sub.active = true;
     if (nextPush < 0 || sub.next >= nextPush) {
@@ -289,23 +289,23 @@ final class LiveFanOut {
   }
 
   /** Drops {@code sub} if it is still the registered one (its replay failed or was refused). */
-  void drop(Sub sub) {
+  public void drop(Sub sub) {
     subs.remove(new Key(sub.node, sub.id), sub);
   }
 
-  void unsubscribe(String node, long id) {
+  public void unsubscribe(String node, long id) {
     subs.remove(new Key(node, id));
   }
 
   /** What {@link #renew} answers for a subscription that is not (or no longer) active here. */
-  static final long NOT_SUBSCRIBED = Long.MIN_VALUE;
+  public static final long NOT_SUBSCRIBED = Long.MIN_VALUE;
 
   /**
    * A subscription's node renews it: answers the watermark (a subscriber behind it for two renewals in
    * a row missed a push), or {@link #NOT_SUBSCRIBED} when no active subscription has that id (it must
    * subscribe again).
    */
-  long renew(String node, long id, long now) {
+  public long renew(String node, long id, long now) {
     Sub sub = subs.get(new Key(node, id));
     if (sub == null || !sub.active) {
       return NOT_SUBSCRIBED;
@@ -315,7 +315,7 @@ final class LiveFanOut {
   }
 
   /** Drops active subscriptions not renewed since {@code cutoff} (their node stopped renewing them). */
-  void expire(long cutoff) {
+  public void expire(long cutoff) {
     subs.values().removeIf(s -> s.active && s.lastSeen < cutoff);
     if (subs.isEmpty()) {
       clearRecent();
@@ -323,7 +323,7 @@ final class LiveFanOut {
   }
 
   /** A member left: its subscriptions are gone with it. */
-  void nodeLeft(String node) {
+  public void nodeLeft(String node) {
     subs.keySet().removeIf(k -> k.node.equals(node));
   }
 
@@ -331,7 +331,7 @@ final class LiveFanOut {
    * Ends every subscription with {@code signal} ({@link LivePush#SIGNAL_MOVED}: subscribe again and
    * reach the next owner; {@link LivePush#SIGNAL_GONE}: the stream is gone).
    */
-  void endAll(int signal) {
+  public void endAll(int signal) {
     for (Sub sub : subs.values()) {
       signal(sub, signal);
     }
@@ -339,14 +339,14 @@ final class LiveFanOut {
   }
 
   /** The stream was deleted or expired: nothing is pending, nothing is visible. */
-  void clear() {
+  public void clear() {
     endAll(LivePush.SIGNAL_GONE);
     reorder.clear();
     clearRecent();
     nextPush = -1;
   }
 
-  int subscriptions() {
+  public int subscriptions() {
     return subs.size();
   }
 

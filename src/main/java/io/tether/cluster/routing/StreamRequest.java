@@ -1,5 +1,8 @@
-package io.tether.cluster;
+package io.tether.cluster.routing;
 
+import io.tether.cluster.owner.CommandReply;
+import io.tether.cluster.owner.OwnerCompanion;
+import io.tether.cluster.owner.OwnerInfo;
 import io.tether.stream.AppendSpec;
 import io.tether.stream.CreateSpec;
 import io.tether.stream.ForkSpec;
@@ -24,7 +27,7 @@ public sealed interface StreamRequest extends WireMessage {
    */
   boolean retriable();
 
-  static void register() {
+  public static void register() {
     WireTypes.register(Create.WIRE_TYPE, Create::readFrom);
     WireTypes.register(Append.WIRE_TYPE, Append::readFrom);
     WireTypes.register(Read.WIRE_TYPE, Read::readFrom);

@@ -1,5 +1,13 @@
-package io.tether.cluster;
+package io.tether.cluster.owner;
 
+import io.tether.cluster.StreamServices;
+import io.tether.cluster.live.LiveFanOut;
+import io.tether.cluster.live.LivePush;
+import io.tether.cluster.live.LiveSubscription;
+import io.tether.cluster.routing.Addresses;
+import io.tether.cluster.routing.Expiry;
+import io.tether.cluster.routing.StreamRequest;
+import io.tether.cluster.routing.StreamRouter;
 import io.tether.stream.AppendSpec;
 import io.tether.stream.CreateSpec;
 import io.tether.stream.Fence;
@@ -84,7 +92,7 @@ public final class StreamOwner extends VerticleBase {
   private final List<Held> held = new ArrayList<>();
   private boolean gapTimerSet;
 
-  StreamOwner(String stream, boolean mayCreate, StreamServices services) {
+  public StreamOwner(String stream, boolean mayCreate, StreamServices services) {
     this.stream = stream;
     this.partition = services.cluster().partitionOf(stream);
     this.mayCreate = mayCreate;
@@ -728,7 +736,7 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /** Called (on any thread) when a member leaves: its subscriptions are gone with it. */
-  void nodeLeft(String nodeId) {
+  public void nodeLeft(String nodeId) {
     context.runOnContext(v -> live.nodeLeft(nodeId));
   }
 
@@ -837,7 +845,7 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /** Thrown from {@link #start()} when the stream does not exist and the request may not create it. */
-  static final class NotFound extends RuntimeException {
+  public static final class NotFound extends RuntimeException {
     NotFound() {
       super("stream not found", null, false, false);
     }
@@ -854,8 +862,8 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /** The member refused to act for this stream now (minority side, pause, no backup): answered as is. */
-  static final class Refused extends RuntimeException {
-    final StreamReply reply;
+  public static final class Refused extends RuntimeException {
+    public final StreamReply reply;
 
     Refused(StreamReply reply) {
       super(reply.detail(), null, false, false);

@@ -1,5 +1,7 @@
-package io.tether.cluster;
+package io.tether.cluster.owner;
 
+import io.tether.cluster.NodeIdentity;
+import io.tether.cluster.routing.StreamRequest;
 import io.tether.stream.Offset;
 import io.tether.wire.WireInput;
 import io.tether.wire.WireMessage;
@@ -9,7 +11,7 @@ import io.tether.wire.WireOutput;
 public record OwnerInfo(NodeIdentity owner, long epoch, Offset first, Offset next, int subscriptions)
     implements WireMessage {
 
-  static final int WIRE_TYPE = 220;
+  public static final int WIRE_TYPE = 220;
 
   @Override
   public int wireType() {
@@ -25,7 +27,7 @@ public record OwnerInfo(NodeIdentity owner, long epoch, Offset first, Offset nex
     out.writeInt(subscriptions);
   }
 
-  static OwnerInfo readFrom(WireInput in) {
+  public static OwnerInfo readFrom(WireInput in) {
     return new OwnerInfo(NodeIdentity.readFrom(in), in.readLong(), Offset.read(in), Offset.read(in), in.readInt());
   }
 }
