@@ -7,9 +7,11 @@ import io.tether.cluster.owner.OwnerInfo;
 import io.tether.stream.Outcome;
 import io.tether.stream.StreamReply;
 import io.tether.wire.WireMessage;
+import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.EventBus;
@@ -33,8 +35,13 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>The owner answers {@link Outcome#MOVED} (it was fenced or is handing over): ask the partition's
  *       node, as in step 2, after a
  *       short pause, which picks up the new registration.</li>
- *   <li>No answer in time (the owner's node died): send again if the request is
- *       {@link StreamRequest#retriable() retriable}, else fail with {@link RouteException.Kind#OUTCOME_UNKNOWN}.</li>
+ *   <li>No answer in time (the owner's node died, or it is slow): send again if the request is
+ *       {@link StreamRequest#retriable() retriable}, else fail with {@link RouteException.Kind#OUTCOME_UNKNOWN}.
+ *       Each further attempt waits twice as long as the one before (up to 8 times the request timeout),
+ *       and a late answer of an earlier attempt is taken as the answer: a slow owner (a node that has
+ *       just rejoined, cold, or saturated) is not sent every request again every request timeout, and
+ *       the work it does on the first copy is not wasted. A member that leaves is handled apart, at once
+ *       ({@link #memberLeft}).</li>
  * </ol>
  * Retries stop at the route deadline with {@link RouteException.Kind#UNAVAILABLE}.
  */
@@ -176,6 +183,8 @@ public final class StreamRouter {
     final StringBuilder steps = new StringBuilder();
     int tries;
     int attempt;
+    /** Attempts that timed out: each next attempt waits longer. */
+    int timeouts;
 
     Call(String stream, StreamRequest request, long deadline) {
       this.stream = stream;
@@ -186,12 +195,7 @@ public final class StreamRouter {
     @SuppressWarnings("unchecked")
     void send() {
       int current = ++attempt;
-      long timeout = Math.max(1, Math.min(requestTimeoutMillis, deadline - System.currentTimeMillis()));
-      DeliveryOptions options = Expiry.options(timeout);
-      eventBus.<WireMessage>request(Addresses.stream(stream), request, options).onComplete(ar -> {
-        if (current != attempt || promise.future().isComplete()) {
-          return;
-        }
+      ask(Addresses.stream(stream), request, false, attemptTimeout(), current, ar -> {
         if (ar.succeeded()) {
           WireMessage body = ar.result().body();
           if (body instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
@@ -211,6 +215,7 @@ public final class StreamRouter {
         } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
           if (request.retriable()) {
             // The address may name a member that is gone: ask the partition's node this time.
+            timeouts++;
             retry(0, "timeout", true);
           } else {
             promise.tryFail(new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
@@ -246,12 +251,7 @@ public final class StreamRouter {
         retry(backoff(tries), "partition of " + stream + " has no live owner yet", true);
         return;
       }
-      long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
-      eventBus.<WireMessage>request(Addresses.control(node), new Activate(stream, request),
-          Expiry.options(timeout)).onComplete(act -> {
-            if (current != attempt || promise.future().isComplete()) {
-              return;
-            }
+      ask(Addresses.control(node), new Activate(stream, request), false, attemptTimeout() * 2, current, act -> {
             if (act.failed() && act.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
                 && !node.equals(cluster.localNodeId())) {
               // The partition's member has joined but does not serve yet: own the stream here meanwhile.
@@ -271,6 +271,9 @@ public final class StreamRouter {
      * up, so a request that timed out may still be applied: only a retriable one is sent again.
      */
     void activationFailed(Throwable cause) {
+      if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT && !discarded(cause)) {
+        timeouts++;
+      }
       if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
         promise.tryFail(recipientFailure(re));
       } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT && !request.retriable()
@@ -282,6 +285,58 @@ public final class StreamRouter {
       }
     }
 
+    /**
+     * Sends {@code body} to {@code address} as attempt {@code current}; {@code onAnswer} gets its answer,
+     * or a {@code TIMEOUT} failure after {@code patience}, unless a later attempt has started by then. A
+     * request that is not retriable waits no longer than that (its expiry goes with it, so that nobody
+     * applies it after its sender gave up). A retriable one stays open until the route deadline: the call
+     * moves on after {@code patience}, and an answer that comes later still counts ({@link #lateAnswer}).
+     */
+    void ask(String address, WireMessage body, boolean localOnly, long patience, int current,
+             Handler<AsyncResult<Message<WireMessage>>> onAnswer) {
+      long remaining = Math.max(1, deadline - System.currentTimeMillis());
+      boolean open = request.retriable() && patience < remaining;
+      DeliveryOptions options = Expiry.options(open ? remaining : Math.min(patience, remaining)).setLocalOnly(localOnly);
+      long timer = !open ? -1 : vertx.setTimer(patience, t -> {
+        if (current == attempt && !promise.future().isComplete()) {
+          onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
+              "no answer from " + address + " within " + patience + " ms")));
+        }
+      });
+      eventBus.<WireMessage>request(address, body, options).onComplete(ar -> {
+        if (timer >= 0) {
+          vertx.cancelTimer(timer);
+        }
+        if (promise.future().isComplete()) {
+          return;
+        }
+        if (current != attempt) {
+          lateAnswer(ar.succeeded() ? ar.result().body() : null);
+          return;
+        }
+        onAnswer.handle(ar);
+      });
+    }
+
+    /** The request timeout, doubled for each attempt that timed out before (at most 8 times). */
+    long attemptTimeout() {
+      return requestTimeoutMillis << Math.min(timeouts, 3);
+    }
+
+    /**
+     * The answer of an attempt the router had already given up on (it timed out and was sent again). For a
+     * retriable request a success is as good as the next attempt's, so it completes the call; a refusal
+     * ({@code MOVED}, no quorum...) or a failure is left to the attempt under way, which may do better.
+     */
+    @SuppressWarnings("unchecked")
+    void lateAnswer(WireMessage body) {
+      if (body == null || !request.retriable() || (body instanceof StreamReply reply && !reply.isSuccess())) {
+        return;
+      }
+      step("late answer of an earlier attempt");
+      promise.tryComplete((T) body);
+    }
+
     void step(String what) {
       steps.append('+').append(System.currentTimeMillis() - started).append("ms ").append(what).append("; ");
     }
@@ -289,12 +344,8 @@ public final class StreamRouter {
     @SuppressWarnings("unchecked")
     void activateHere(int current) {
       step("activate here");
-      long timeout = Math.max(1, Math.min(requestTimeoutMillis * 2, deadline - System.currentTimeMillis()));
-      eventBus.<WireMessage>request(Addresses.control(cluster.localNodeId()), new Activate(stream, request, true),
-          Expiry.options(timeout).setLocalOnly(true)).onComplete(act -> {
-            if (current != attempt || promise.future().isComplete()) {
-              return;
-            }
+      ask(Addresses.control(cluster.localNodeId()), new Activate(stream, request, true), true, attemptTimeout() * 2,
+          current, act -> {
             if (act.failed()) {
               activationFailed(act.cause());
             } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {

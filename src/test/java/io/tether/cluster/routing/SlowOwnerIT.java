@@ -1,0 +1,103 @@
+package io.tether.cluster.routing;
+
+import io.tether.TetherNode;
+import io.tether.stream.CreateSpec;
+import io.tether.stream.Fence;
+import io.tether.stream.Outcome;
+import io.tether.stream.ReadStart;
+import io.tether.stream.StreamProcessors;
+import io.tether.stream.StreamReply;
+import io.tether.stream.StreamSettings;
+import io.tether.support.Await;
+import io.tether.support.TestNodes;
+import io.tether.wire.WireMessage;
+import io.vertx.core.eventbus.MessageConsumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * An owner that answers after the request timeout (a cold node that just took its partitions back, a
+ * saturated one): the router sends a retriable request again, but takes the first copy's answer when it
+ * comes, rather than dropping it and waiting for the copy it sent after. Before, every such answer was
+ * wasted work on the slowest node, and the caller waited for the resend.
+ */
+class SlowOwnerIT {
+
+  private static final String THREADS = "hazelcast.operation.thread.count";
+  private static TetherNode node;
+
+  @BeforeAll
+  static void start() {
+    // One partition thread per partition, so that holding the stream's holds nothing else.
+    System.setProperty(THREADS, "271");
+    node = TestNodes.start(Map.of("TETHER_REQUEST_TIMEOUT_MS", "200", "TETHER_ROUTE_DEADLINE_MS", "8000"));
+  }
+
+  @AfterAll
+  static void stop() {
+    System.clearProperty(THREADS);
+    TestNodes.stop(node);
+  }
+
+  private static int partition(String key) {
+    return node.hazelcast().getPartitionService().getPartition(key).getPartitionId();
+  }
+
+  @Test
+  void aLateAnswerOfTheFirstAttemptIsTakenInsteadOfWaitingForTheResend() throws Exception {
+    String name;
+    do {
+      name = "slow-" + UUID.randomUUID();
+    } while (partition(name) == partition(Addresses.stream(name))
+        || partition(name) == partition(Addresses.control(node.nodeId())));
+    // The stream exists and has no owner: the resend through the partition's node activates one, whose
+    // claim waits behind an operation holding the stream's partition thread for 5 s.
+    StreamReply created = Await.result(node.services().store().execute(name,
+        new StreamProcessors.Create(new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null),
+            List.of(), null, -1, node.config().ringLimits(), 42, new Fence(0, 7), "a-node-that-died",
+            System.currentTimeMillis(), false),
+        node.vertx().getOrCreateContext()));
+    assertThat(created.outcome()).isEqualTo(Outcome.CREATED);
+    // Meanwhile a slow handler on the stream's address takes the first attempt and answers after 600 ms.
+    // (The resend reaches it too, relayed by the node that activates the owner: each copy is answered
+    // with its number.)
+    AtomicInteger received = new AtomicInteger();
+    MessageConsumer<WireMessage> slow = node.vertx().eventBus().consumer(Addresses.stream(name), message -> {
+      int copy = received.incrementAndGet();
+      node.vertx().setTimer(600, t -> message.reply(StreamReply.of(Outcome.OK).detail("copy " + copy).build()));
+    });
+    Await.result(slow.completion());
+    CountDownLatch release = new CountDownLatch(1);
+    com.hazelcast.map.IMap<String, Object> streams = node.hazelcast().getMap("tether.streams");
+    var blocker = streams.submitToKey(name, entry -> {
+      try {
+        release.await(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return null;
+    });
+    try {
+      long t0 = System.nanoTime();
+      StreamReply answer = Await.result(node.services().router().request(name,
+          new StreamRequest.Read(ReadStart.BEGINNING, 1 << 20, false)));
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+
+      assertThat(answer.detail()).as("answered after %d ms", tookMillis).isEqualTo("copy 1");
+    } finally {
+      release.countDown();
+      blocker.toCompletableFuture().get(10, TimeUnit.SECONDS);
+      Await.result(slow.unregister());
+    }
+  }
+}
