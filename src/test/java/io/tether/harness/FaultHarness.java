@@ -99,7 +99,18 @@ public final class FaultHarness {
         netns, Path.of(opts.getOrDefault("script", "scripts/cluster.sh")), seed,
         Integer.parseInt(opts.getOrDefault("owner-idle-seconds", "0")));
     Path report = Path.of(opts.getOrDefault("report", "target/faults/report.md"));
-    System.exit(harness.run(rounds, faults, seed, report) ? 0 : 1);
+    boolean clean;
+    try {
+      clean = harness.run(rounds, faults, seed, report);
+    } catch (Exception | Error e) {
+      // Readers and writers of the round run on pool threads that would keep the JVM (and the script's
+      // nodes, which it stops only when this process ends) alive: report and end here.
+      System.err.println("fault harness stopped in a round: " + e);
+      e.printStackTrace();
+      System.exit(2);
+      return;
+    }
+    System.exit(clean ? 0 : 1);
   }
 
   // ------------------------------------------------------------------------------------------ rounds
