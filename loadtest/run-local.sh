@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs a Gatling simulation against a local 3-node cluster and SIGKILLs one node half-way through
-# (the local stand-in for a pod kill), then starts it again. Fails if any Gatling check failed.
+# (the local stand-in for a pod kill), then starts it again; or, with FAULT=roll, restarts every node in
+# turn (scripts/cluster.sh roll: SIGTERM, start, wait for safe partitions), as an image update does.
+# Fails if any Gatling check failed.
 #
-#   loadtest/run-local.sh [SIMULATION] [USERS] [RAMP_SECONDS]
+#   loadtest/run-local.sh [SIMULATION] [USERS] [RAMP_SECONDS] [FAULT]
 #     SIMULATION  StreamingSimulation (default), ReconnectStormSimulation or MixedTransportsSimulation
+#     FAULT       kill (default): node 2 SIGKILLed after RAMP/2 s and started again
+#                 roll: a rolling restart of nodes 1, 2, 3 starting after RAMP/4 s
 #
 # HTTP ports 23081-23083, Hazelcast 23701-23703: below Linux's ephemeral range (32768-60999), so no
 # outgoing connection of the load can hold a port the restarted node must bind. The Gatling report
@@ -14,6 +18,8 @@ source "$(dirname "$0")/../scripts/lib.sh"
 SIMULATION="${1:-StreamingSimulation}"
 USERS="${2:-30}"
 RAMP="${3:-30}"
+FAULT="${4:-kill}"
+[[ "$FAULT" == kill || "$FAULT" == roll ]] || { echo "FAULT must be kill or roll, not $FAULT" >&2; exit 2; }
 export TETHER_BASE_PORT=23080 TETHER_CLUSTER_BASE_PORT=23700 TETHER_CLUSTER_NAME="load-$$"
 # Heartbeats every 2 s let a user notice a dead connection within its 6 s silence limit.
 export TETHER_HEARTBEAT_SECONDS="${TETHER_HEARTBEAT_SECONDS:-2}"
@@ -29,28 +35,44 @@ trap 'stop_gatling; "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXI
 "$ROOT/scripts/cluster.sh" up 3
 mvn -q -B -f "$ROOT/loadtest/pom.xml" test-compile
 
-echo "running $SIMULATION: $USERS users over $RAMP s; node 2 is killed after $((RAMP / 2)) s"
+if [[ "$FAULT" == kill ]]; then
+  echo "running $SIMULATION: $USERS users over $RAMP s; node 2 is killed after $((RAMP / 2)) s"
+else
+  echo "running $SIMULATION: $USERS users over $RAMP s; every node restarted in turn from $((RAMP / 4)) s"
+fi
 mvn -B -f "$ROOT/loadtest/pom.xml" gatling:test -Dgatling.simulationClass="io.tether.loadtest.$SIMULATION" \
   -DbaseUrls="$BASES" -Dusers="$USERS" -DrampSeconds="$RAMP" >"$ROOT/target/gatling-run.log" 2>&1 &
 gatling=$!
-sleep $((RAMP / 2))
-echo "SIGKILL node 2 at $(date +%T)"
-"$ROOT/scripts/cluster.sh" kill 2
-"$ROOT/scripts/cluster.sh" start 2
-echo "node 2 back at $(date +%T)"
+if [[ "$FAULT" == kill ]]; then
+  sleep $((RAMP / 2))
+  echo "SIGKILL node 2 at $(date +%T)"
+  "$ROOT/scripts/cluster.sh" kill 2
+  "$ROOT/scripts/cluster.sh" start 2
+  echo "node 2 back at $(date +%T)"
+else
+  sleep $((RAMP / 4))
+  echo "rolling restart from $(date +%T)"
+  "$ROOT/scripts/cluster.sh" roll
+  echo "rolling restart done at $(date +%T)"
+fi
 status=0
 wait "$gatling" || status=$?
 gatling=""
 # Every user's answer must have been verified (the simulation's assertion), and the only errors allowed
-# are requests refused by the node being killed, which the users retried on another node.
+# are requests refused by the node being killed (or, in a roll, by the node being restarted), which the
+# users retried on another node.
 unexpected=$(sed -n '/---- Errors/,/====/p' "$ROOT/target/gatling-run.log" | grep '^> ' \
   | grep -v -e 'Connection refused' -e 'Connection reset by peer' -e 'found 503' -e 'response with code 503' \
       -e 'Premature close' -e 'WebSocket was already crashed' | sort -u || true)
 # A reset connection counts as the killed node's refusal only if it was a request to that node (the
 # failure log names the URL of every failed HTTP request).
-stray=$(awk '/ Request .* failed for user .*reset by peer/ {want = 1; next}
-  want && /^(GET|POST|PUT|DELETE|HEAD) / {if ($2 !~ /:23082\//) print "reset by a live node: " $1 " " $2; want = 0}' \
-  "$ROOT/target/gatling-failures.log" 2>/dev/null | sort -u || true)
+# In a roll every node is restarted once, so none of them counts as live throughout.
+stray=""
+if [[ "$FAULT" == kill ]]; then
+  stray=$(awk '/ Request .* failed for user .*reset by peer/ {want = 1; next}
+    want && /^(GET|POST|PUT|DELETE|HEAD) / {if ($2 !~ /:23082\//) print "reset by a live node: " $1 " " $2; want = 0}' \
+    "$ROOT/target/gatling-failures.log" 2>/dev/null | sort -u || true)
+fi
 unexpected="$unexpected${stray:+$'\n'$stray}"
 unexpected="${unexpected#$'\n'}"
 if [[ -n "$unexpected" ]]; then

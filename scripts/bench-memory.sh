@@ -90,6 +90,9 @@ if [[ "$MODE" == passivated ]]; then
   IDLE="${2:-10}"
   RAW="$OUT/memory-passivated.raw"
   export TETHER_OWNER_IDLE_SECONDS="$IDLE"
+  # TETHER_MAX_STREAMS_PER_NODE defaults to one stream per 32 KiB of heap, sized for streams whose owners
+  # are all active; it counts passivated streams too, so a 1 GiB member would refuse its 32,769th.
+  export TETHER_MAX_STREAMS_PER_NODE=1000000
   echo "== passivated: starting 3 nodes (owners passivate after $IDLE s)" >&2
   start_nodes 3
   java -cp "$CP" io.tether.bench.MemoryBench passivated "$(urls 3)" "$(pids 3)" passivated "$STREAMS" "$IDLE" "$OUT" \
