@@ -75,6 +75,12 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   /** How long a lost partition is refused at most, unless a merge brings its members back sooner. */
   public static final long LOST_PARTITION_HOLD_MILLIS = 600_000;
 
+  /**
+   * After its own merge is done, how long a member that merged back waits at most for the other members
+   * of its former side to announce theirs before it answers "absent" again.
+   */
+  static final long MERGE_SETTLE_MILLIS = 30_000;
+
   /** The topic on which a member that has merged back into the cluster announces it. */
   static final String MERGED_TOPIC = "tether.merged";
 
@@ -88,6 +94,12 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   /** Partitions whose every copy was lost, with the time (nanos) it was noticed. */
   private final Map<Integer, Long> lostPartitions = new ConcurrentHashMap<>();
   private final long lostHoldNanos;
+  /** Addresses of the other members of this member's former side whose merge announcement it awaits. */
+  private final Set<String> awaitedMerges = ConcurrentHashMap.newKeySet();
+  /** When (nanos) this member started merging back; {@code Long.MIN_VALUE} when it holds nothing. */
+  private volatile long mergeHoldSince = Long.MIN_VALUE;
+  /** When (nanos) this member's own merge was done; {@code Long.MIN_VALUE} until then. */
+  private volatile long mergedAt = Long.MIN_VALUE;
   /** Members seen so far (compared with the current list to notice who left). */
   private Set<UUID> knownMembers = Set.of();
   /** The last partition table whose every copy was on a member of the list it was read with. */
@@ -178,6 +190,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       if (!message.getPublishingMember().localMember()) {
         partitionsBack(parsePartitions(message.getMessageObject()),
             "member " + message.getPublishingMember().getAddress() + " merged back into the cluster");
+        memberMerged(message.getPublishingMember().getAddress().toString());
       }
     });
     AtomicReference<String> mergingPrimaries = new AtomicReference<>("");
@@ -185,6 +198,16 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       switch (event.getState()) {
         case SHUTDOWN -> close();
         case MERGING -> {
+          // The merge resets this member: until its entries, and those of the rest of its side, are back
+          // in the larger cluster, it may be made primary of a partition whose streams only this side
+          // held, and find it empty. It answers no "absent" until then (mergeStarted).
+          Set<String> formerSide = new HashSet<>();
+          for (Member member : instance.getCluster().getMembers()) {
+            if (!member.localMember()) {
+              formerSide.add(member.getAddress().toString());
+            }
+          }
+          mergeStarted(formerSide);
           // The merge gives this member a new identity and the larger side's table: what it knew of its
           // old side says nothing there.
           forgetTable();
@@ -206,6 +229,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
           forgetTable();
           lostPartitions.clear();
           merged.publish(mergingPrimaries.get());
+          mergeFinished();
         }
         default -> {
         }
@@ -229,8 +253,66 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     // repaired partition table that made this member the primary of an empty partition came first. Only
     // the member list is compared here (a few members), not the table: this runs on a partition thread.
     noteLosses();
+    if (mergeHeld()) {
+      return StreamReply.refusal(Outcome.PARTITION_LOST, "this member is merging back into the cluster after a split: "
+          + "the stream may exist on members whose entries are not back yet; retry in a moment");
+    }
     ToIntFunction<Object> partitionOf = partitionIds;
     return partitionOf != null && isLost(partitionOf.applyAsInt(key)) ? lostRefusal() : null;
+  }
+
+  /**
+   * This member starts merging back into a larger cluster; {@code formerSide} are the addresses of the
+   * other members of its side. Until its own merge is done and each of them has announced its own (or
+   * {@link #MERGE_SETTLE_MILLIS} after its own), an absent stream is refused, not "not found": Hazelcast
+   * resets a merging member and hands its old entries over only after it has joined, and the master may
+   * make it the primary of a partition whose every copy was on this side before those entries are back.
+   */
+  void mergeStarted(Set<String> formerSide) {
+    awaitedMerges.clear();
+    awaitedMerges.addAll(formerSide);
+    mergedAt = Long.MIN_VALUE;
+    mergeHoldSince = clock.getAsLong();
+    log.info("merging back into the cluster: streams absent here are refused (503 partition_unavailable) until this "
+        + "member and {} other member(s) of its side have merged", formerSide.size());
+  }
+
+  /** This member's own merge is done: its entries are back in the cluster. */
+  void mergeFinished() {
+    mergedAt = clock.getAsLong();
+    releaseMergeHold("this member's merge is done");
+  }
+
+  /** A member of the cluster announced that its merge is done. */
+  void memberMerged(String address) {
+    if (awaitedMerges.remove(address)) {
+      releaseMergeHold("member " + address + " merged back too");
+    }
+  }
+
+  private void releaseMergeHold(String why) {
+    if (mergeHoldSince != Long.MIN_VALUE && mergedAt != Long.MIN_VALUE && awaitedMerges.isEmpty()) {
+      mergeHoldSince = Long.MIN_VALUE;
+      log.info("{}: every member of this side has merged back; absent streams are answered again", why);
+    }
+  }
+
+  /** Whether this member still refuses absent streams because it is merging back (see {@link #mergeStarted}). */
+  boolean mergeHeld() {
+    long since = mergeHoldSince;
+    if (since == Long.MIN_VALUE) {
+      return false;
+    }
+    long now = clock.getAsLong();
+    long done = mergedAt;
+    boolean settled = done != Long.MIN_VALUE && now - done > TimeUnit.MILLISECONDS.toNanos(MERGE_SETTLE_MILLIS);
+    if (settled || now - since > lostHoldNanos) {
+      mergeHoldSince = Long.MIN_VALUE;
+      log.warn("no merge announcement from {} since this member merged back: absent streams are answered again",
+          awaitedMerges);
+      return false;
+    }
+    return true;
   }
 
   /** The member list changed (Hazelcast's membership event): members lost are noted when they go. */

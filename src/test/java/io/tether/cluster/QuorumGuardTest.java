@@ -134,6 +134,38 @@ class QuorumGuardTest {
   }
 
   @Test
+  void aMemberMergingBackAnswersNoAbsentStreamUntilItsWholeSideHasMerged() {
+    guard.bindPartitions(key -> 7);
+    // Cut off with one other member, it held both copies of partition 7 and never noted it as lost. The
+    // merge resets it; the master may make it primary of partition 7 before the entries are back.
+    guard.mergeStarted(Set.of("[10.0.0.3]:5701"));
+    assertThat(guard.absentRefusal("s").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    guard.mergeFinished();
+    assertThat(guard.absentRefusal("s").outcome()).as("the rest of its side is still merging")
+        .isEqualTo(Outcome.PARTITION_LOST);
+    guard.memberMerged("[10.0.0.9]:5701");
+    assertThat(guard.absentRefusal("s").outcome()).as("a member of another side").isEqualTo(Outcome.PARTITION_LOST);
+    guard.memberMerged("[10.0.0.3]:5701");
+    assertThat(guard.absentRefusal("s")).as("every member of its side has merged: absent means absent").isNull();
+  }
+
+  @Test
+  void aMergeAnnouncementThatNeverComesHoldsAbsentStreamsForTheSettleTimeOnly() {
+    // A quorum of one: the time jumps below are not read as pauses of the process.
+    QuorumGuard one = new QuorumGuard(1, 1, 2_500, 1_500, () -> now);
+    one.bindMembers(() -> Set.of(self, second, third));
+    one.bindPartitions(key -> 7);
+    // The other member of its side merged first (its announcement came before this member had joined).
+    one.mergeStarted(Set.of("[10.0.0.3]:5701"));
+    now += TimeUnit.SECONDS.toNanos(5);
+    one.mergeFinished();
+    now += TimeUnit.MILLISECONDS.toNanos(QuorumGuard.MERGE_SETTLE_MILLIS - 1_000);
+    assertThat(one.absentRefusal("s").outcome()).isEqualTo(Outcome.PARTITION_LOST);
+    now += TimeUnit.SECONDS.toNanos(2);
+    assertThat(one.absentRefusal("s")).isNull();
+  }
+
+  @Test
   void aLostPartitionWhoseMembersNeverComeBackIsServedAgainAfterTheHold() {
     // A quorum of one: the time jumps below are not read as pauses of the process.
     QuorumGuard held = new QuorumGuard(1, 1, 2_500, 1_500, 60_000, () -> now);
