@@ -308,8 +308,8 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     boolean settled = done != Long.MIN_VALUE && now - done > TimeUnit.MILLISECONDS.toNanos(MERGE_SETTLE_MILLIS);
     if (settled || now - since > lostHoldNanos) {
       mergeHoldSince = Long.MIN_VALUE;
-      log.warn("no merge announcement from {} since this member merged back: absent streams are answered again",
-          awaitedMerges);
+      log.warn("still no merge announcement from {} ({}): absent streams are answered again", awaitedMerges,
+          settled ? MERGE_SETTLE_MILLIS / 1000 + " s after this member's own merge" : "the lost-partition hold ran out");
       return false;
     }
     return true;
