@@ -169,7 +169,14 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     // ones hold the stream map's copies.
     this.table = PartitionTable.of(service,
         1 + instance.getConfig().getMapConfig(io.tether.stream.StreamStore.MAP_NAME).getTotalBackupCount());
-    bindMembers(() -> instance.getCluster().getMembers());
+    bindMembers(() -> {
+      try {
+        return instance.getCluster().getMembers();
+      } catch (com.hazelcast.core.HazelcastInstanceNotActiveException stopped) {
+        // The node is stopping: in touch with nobody, so no quorum (timers may still ask).
+        return java.util.Set.of();
+      }
+    });
     if (lostEvents) {
       instance.getMap(io.tether.stream.StreamStore.MAP_NAME)
           .addPartitionLostListener(event -> partitionLost(event.getPartitionId()));

@@ -132,6 +132,12 @@ final class WebSocketSession implements LiveSubscription.Listener {
     if (done) {
       return;
     }
+    if (socket.isClosed()) {
+      // The peer's close frame arrived; the close handler runs only once the connection is gone, and
+      // Vert.x refuses writes (and writeQueueFull) on a closed WebSocket.
+      finish();
+      return;
+    }
     if (format == null) {
       format = EventFormat.of(subscription.settings().contentType());
     }
@@ -172,6 +178,10 @@ final class WebSocketSession implements LiveSubscription.Listener {
 
   @Override
   public void whenWritable(Runnable next) {
+    if (!done && socket.isClosed()) {
+      finish();
+      return;
+    }
     LiveTransports.whenWritable(socket, () -> done, next);
   }
 
