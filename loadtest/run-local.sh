@@ -76,7 +76,11 @@ fi
 unexpected="$unexpected${stray:+$'\n'$stray}"
 unexpected="${unexpected#$'\n'}"
 if [[ -n "$unexpected" ]]; then
-  echo "errors other than refusals by the killed node:" >&2
+  if [[ "$FAULT" == kill ]]; then
+    echo "errors other than refusals by the killed node:" >&2
+  else
+    echo "errors other than refusals by the restarting nodes:" >&2
+  fi
   echo "$unexpected" >&2
   status=1
 fi
