@@ -25,7 +25,7 @@ ensure_jar
 export TETHER_BASE_PORT=24080 TETHER_CLUSTER_BASE_PORT=24700 TETHER_CLUSTER_NAME="e2e-$$"
 # A simulated answer takes about 8 s (80 words at 10 per second): long enough to cut the network,
 # open a second page or kill a node in the middle of it. Heartbeats every 2 s keep failover short.
-export TETHER_SIM_TOKENS_PER_SECOND=10 TETHER_SIM_ANSWER_WORDS=80 TETHER_HEARTBEAT_SECONDS=2
+export TETHER_SIM_TOKENS_PER_SECOND=10 TETHER_SIM_ANSWER_WORDS=80 TETHER_HEARTBEAT_SECONDS=2 TETHER_LEASE_SECONDS=2
 export E2E_NODES="http://127.0.0.1:24081,http://127.0.0.1:24082,http://127.0.0.1:24083"
 trap '"$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/cluster.sh" up 3

@@ -33,6 +33,10 @@ import java.util.UUID;
  * @param maxAppendBytes       largest request body ({@code TETHER_MAX_APPEND_BYTES})
  * @param maxReadBytes         payload bytes per catch-up response ({@code TETHER_MAX_READ_BYTES})
  * @param heartbeatSeconds     SSE comment / WebSocket ping and application heartbeat interval
+ * @param leaseSeconds         how often a node renews, with each stream's owner, the leases of its live
+ *                             readers and present devices; the owner drops a lease not renewed for three
+ *                             intervals ({@code TETHER_LEASE_SECONDS}). Node to node only: independent of
+ *                             the heartbeat clients and proxies see
  * @param longPollSeconds      how long a long-poll waits before answering 204 ({@code TETHER_LONG_POLL_SECONDS})
  * @param maxConnections       concurrent live connections (SSE, long-poll, WebSocket) per node
  * @param eventLoops           Vert.x event-loop threads (HTTP, owners, subscriptions); {@code TETHER_EVENT_LOOPS}
@@ -98,6 +102,7 @@ public record TetherConfig(
     int maxAppendBytes,
     int maxReadBytes,
     int heartbeatSeconds,
+    int leaseSeconds,
     int longPollSeconds,
     int maxConnections,
     int eventLoops,
@@ -149,6 +154,7 @@ public record TetherConfig(
     require(ringMaxBytes >= maxAppendBytes, "TETHER_RING_MAX_BYTES must be at least TETHER_MAX_APPEND_BYTES");
     require(maxReadBytes >= 1, "TETHER_MAX_READ_BYTES must be at least 1");
     require(heartbeatSeconds >= 1, "TETHER_HEARTBEAT_SECONDS must be at least 1");
+    require(leaseSeconds >= 1, "TETHER_LEASE_SECONDS must be at least 1");
     require(longPollSeconds >= 1, "TETHER_LONG_POLL_SECONDS must be at least 1");
     require(maxConnections >= 1, "TETHER_MAX_CONNECTIONS must be at least 1");
     require(eventLoops >= 1, "TETHER_EVENT_LOOPS must be at least 1");
@@ -226,6 +232,7 @@ public record TetherConfig(
         reader.integer("TETHER_MAX_APPEND_BYTES", 4 << 20),
         reader.integer("TETHER_MAX_READ_BYTES", 1 << 20),
         reader.integer("TETHER_HEARTBEAT_SECONDS", 20),
+        reader.integer("TETHER_LEASE_SECONDS", 20),
         reader.integer("TETHER_LONG_POLL_SECONDS", 15),
         reader.integer("TETHER_MAX_CONNECTIONS", 10_000),
         reader.integer("TETHER_EVENT_LOOPS", Runtime.getRuntime().availableProcessors()),
@@ -363,6 +370,7 @@ public record TetherConfig(
     m.put("TETHER_MAX_APPEND_BYTES", Integer.toString(maxAppendBytes));
     m.put("TETHER_MAX_READ_BYTES", Integer.toString(maxReadBytes));
     m.put("TETHER_HEARTBEAT_SECONDS", Integer.toString(heartbeatSeconds));
+    m.put("TETHER_LEASE_SECONDS", Integer.toString(leaseSeconds));
     m.put("TETHER_LONG_POLL_SECONDS", Integer.toString(longPollSeconds));
     m.put("TETHER_MAX_CONNECTIONS", Integer.toString(maxConnections));
     m.put("TETHER_EVENT_LOOPS", Integer.toString(eventLoops));

@@ -46,7 +46,7 @@ public final class PresenceReporter extends VerticleBase {
   @Override
   public Future<?> start() {
     home = context;
-    long interval = services.config().heartbeatSeconds() * 1000L;
+    long interval = services.config().leaseSeconds() * 1000L;
     timer = vertx.setPeriodic(interval, interval, t -> entries.forEach((key, entry) -> {
       if (entry.connections > 0) {
         send(key, "join");

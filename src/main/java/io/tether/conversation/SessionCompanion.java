@@ -51,7 +51,7 @@ public final class SessionCompanion implements OwnerCompanion, TurnGeneration.Se
     this.vertx = vertx;
     this.sessionId = SessionIds.sessionOf(owner.stream());
     this.journal = new SessionJournal(owner, services, vertx, sessionId, this::stop);
-    this.presence = new SessionPresence(journal, vertx, services.config().heartbeatSeconds() * 3000L);
+    this.presence = new SessionPresence(journal, vertx, services.config().leaseSeconds() * 3000L);
     this.tools = new ToolRunner(journal, services, vertx, sessionId);
   }
 

@@ -56,6 +56,8 @@ final class TurnGeneration implements ChatModel.ModelSink {
   private final StringBuilder buffer = new StringBuilder();
   private final List<ChatModel.ToolCallRequest> requested = new ArrayList<>();
   private long flushTimer = -1;
+  /** Text waits for the append in flight: it goes out, as one delta, when the journal is idle again. */
+  private boolean flushWhenIdle;
   private boolean halted;
   private int callSerial;
   private long calledAt;
@@ -76,9 +78,9 @@ final class TurnGeneration implements ChatModel.ModelSink {
     assistantId = openAssistantId;
   }
 
-  /** Text is waiting to be appended (the coalescing timer runs). */
+  /** Text is waiting to be appended (the coalescing timer runs, or it waits for the append in flight). */
   boolean flushing() {
-    return flushTimer >= 0;
+    return flushTimer >= 0 || flushWhenIdle;
   }
 
   /** Calls the model, continuing after {@code partial} (the answer's text already delivered). */
@@ -133,12 +135,32 @@ final class TurnGeneration implements ChatModel.ModelSink {
     }
     openAssistant();
     buffer.append(delta);
-    if (flushTimer < 0) {
+    if (flushTimer < 0 && !flushWhenIdle) {
       flushTimer = vertx.setTimer(Math.max(1, services.config().coalesceMillis()), t -> {
         flushTimer = -1;
-        flush();
+        flushUnlessWriting();
       });
     }
+  }
+
+  /**
+   * Appends the buffered text now if no append of this session is in flight, else once they are all in.
+   * So one delta at most is in flight per answer, and the text that arrives meanwhile goes out as one:
+   * when appends slow down (a loaded node, a slow backup) the deltas grow instead of queueing, and a
+   * session never has more appends waiting than it has ready to send.
+   */
+  private void flushUnlessWriting() {
+    if (!journal.writing()) {
+      flush();
+      return;
+    }
+    flushWhenIdle = true;
+    journal.afterAll(() -> {
+      flushWhenIdle = false;
+      if (!halted && !journal.stopped()) {
+        flush();
+      }
+    });
   }
 
   private void openAssistant() {

@@ -42,6 +42,10 @@ class SessionRestoreIT {
   private static final List<ChatRequest> modelCalls = new CopyOnWriteArrayList<>();
   /** What the model answers to a call: text deltas, then finished("stop"). */
   private static volatile List<String> modelAnswer = List.of();
+  /** Milliseconds between the model's deltas; 0: all at once. */
+  private static volatile long modelGapMillis;
+  /** Deltas the model has sent in its current call. */
+  private static final java.util.concurrent.atomic.AtomicInteger modelSent = new java.util.concurrent.atomic.AtomicInteger();
 
   @BeforeAll
   static void start() {
@@ -51,7 +55,25 @@ class SessionRestoreIT {
       public ModelCall stream(ChatRequest request, ModelSink sink) {
         modelCalls.add(request);
         List<String> answer = modelAnswer;
+        long gap = modelGapMillis;
+        modelSent.set(0);
         Context context = node.vertx().getOrCreateContext();
+        if (gap > 0) {
+          // One delta every gap ms, each on its own timer (as a model streams tokens).
+          for (int i = 0; i <= answer.size(); i++) {
+            int index = i;
+            context.runOnContext(v -> node.vertx().setTimer(gap * (index + 1), t -> {
+              if (index < answer.size()) {
+                sink.text(answer.get(index));
+                modelSent.incrementAndGet();
+              } else {
+                sink.finished("stop");
+              }
+            }));
+          }
+          return () -> {
+          };
+        }
         context.runOnContext(v -> {
           answer.forEach(sink::text);
           sink.finished("stop");
@@ -138,6 +160,63 @@ class SessionRestoreIT {
     assertThat(text).isEqualTo("Hello world.");
   }
 
+  /**
+   * While an append is in flight (a loaded node, a slow backup), the text the model streams meanwhile goes
+   * out as one delta once it is in, not as one queued append per token: a session has one delta in
+   * flight at most, so slow appends grow the deltas instead of the queue.
+   */
+  @Test
+  void textThatArrivesWhileAnAppendIsInFlightGoesOutAsOneDelta() {
+    List<JsonObject> cut = new ArrayList<>(answeredTurn("stop"));
+    cut.remove(cut.size() - 1);
+    cut.remove(cut.size() - 1);
+    List<String> words = List.of(" one", " two", " three", " four", " five", " six", " seven", " eight");
+    modelAnswer = words;
+    // Three times the coalescing window between tokens: without an append in flight, each is its own delta.
+    modelGapMillis = 3 * node.config().coalesceMillis();
+    try {
+      MemoryStream stream = new MemoryStream("sessions/restore-" + UUID.randomUUID(), node.vertx().getOrCreateContext());
+      cut.forEach(stream::put);
+      io.vertx.core.Promise<Void> gate = io.vertx.core.Promise.promise();
+      stream.hold = gate.future();
+      stream.companion = new SessionCompanion(stream, services, node.vertx());
+      stream.context().runOnContext(v -> stream.companion.start());
+
+      // The resume's first append (generation.resumed) is held until the model has sent every word.
+      await().atMost(Duration.ofSeconds(10)).until(() -> modelSent.get() == words.size());
+      stream.context().runOnContext(v -> gate.complete());
+
+      await().atMost(Duration.ofSeconds(10)).until(() -> stream.types().contains(GENERATION_COMPLETED));
+      List<String> deltas = stream.appended().stream().filter(j -> j.getString("type").equals(ASSISTANT_DELTA))
+          .map(j -> j.getString("text")).toList();
+      assertThat(deltas).containsExactly(String.join("", words));
+      assertThat(stream.appended()).extracting(j -> j.getString("type"))
+          .containsExactly(GENERATION_RESUMED, ASSISTANT_DELTA, ASSISTANT_END, GENERATION_COMPLETED);
+    } finally {
+      modelGapMillis = 0;
+    }
+  }
+
+  /** Without an append in flight, tokens further apart than the coalescing window are deltas of their own. */
+  @Test
+  void tokensFurtherApartThanTheWindowAreDeltasOfTheirOwnWhenAppendsKeepUp() {
+    List<JsonObject> cut = new ArrayList<>(answeredTurn("stop"));
+    cut.remove(cut.size() - 1);
+    cut.remove(cut.size() - 1);
+    List<String> words = List.of(" one", " two", " three", " four");
+    modelAnswer = words;
+    modelGapMillis = 10 * node.config().coalesceMillis();
+    try {
+      MemoryStream stream = restore(cut);
+      await().atMost(Duration.ofSeconds(10)).until(() -> stream.types().contains(GENERATION_COMPLETED));
+      List<String> deltas = stream.appended().stream().filter(j -> j.getString("type").equals(ASSISTANT_DELTA))
+          .map(j -> j.getString("text")).toList();
+      assertThat(deltas).containsExactlyElementsOf(words);
+    } finally {
+      modelGapMillis = 0;
+    }
+  }
+
   @Test
   void aToolRequestWhoseApprovalWaitWasLostStillWaitsForADecision() {
     List<JsonObject> events = new ArrayList<>(answeredTurn("tool_calls"));
@@ -191,6 +270,8 @@ class SessionRestoreIT {
     SessionCompanion companion;
     /** Why the companion gave the stream up, if it did (it must not). */
     volatile String retired;
+    /** Appends complete once this has (a slow append); completed by default. */
+    volatile Future<Void> hold = Future.succeededFuture();
 
     MemoryStream(String name, Context context) {
       this.name = name;
@@ -244,9 +325,11 @@ class SessionRestoreIT {
 
     @Override
     public Future<StreamReply> append(byte[] payload) {
-      Offset start = offsetOf(events.size());
-      events.add(payload);
-      return Future.succeededFuture(StreamReply.of(Outcome.APPENDED).start(start).next(start.plus(payload.length)).build());
+      return hold.map(v -> {
+        Offset start = offsetOf(events.size());
+        events.add(payload);
+        return StreamReply.of(Outcome.APPENDED).start(start).next(start.plus(payload.length)).build();
+      });
     }
 
     @Override

@@ -27,6 +27,7 @@ public final class LocalCluster implements AutoCloseable {
     env.put("TETHER_CLUSTER_NAME", "failover-it-" + ProcessHandle.current().pid());
     env.put("TETHER_JVM_OPTS", "-Xmx384m");
     env.put("TETHER_HEARTBEAT_SECONDS", "2");
+    env.put("TETHER_LEASE_SECONDS", "2");
   }
 
   /** Sets an environment variable of the nodes started from now on (any {@code TETHER_*} setting). */

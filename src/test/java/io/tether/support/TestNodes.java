@@ -32,6 +32,7 @@ public final class TestNodes {
     values.put("TETHER_CLUSTER_PORT", Integer.toString(clusterPort));
     values.put("TETHER_CLUSTER_MEMBERS", "127.0.0.1:" + clusterPort);
     values.put("TETHER_HEARTBEAT_SECONDS", "1");
+    values.put("TETHER_LEASE_SECONDS", "1");
     values.put("TETHER_LONG_POLL_SECONDS", "2");
     values.putAll(overrides);
     return TetherConfig.fromMap(values);

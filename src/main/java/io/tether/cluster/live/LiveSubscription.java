@@ -126,7 +126,7 @@ public final class LiveSubscription {
   /** Starts replay and live delivery. */
   public void start() {
     services.live().add(this);
-    long interval = services.config().heartbeatSeconds() * 1000L;
+    long interval = services.config().leaseSeconds() * 1000L;
     pingTimer = vertx.setPeriodic(interval, interval, t -> ping());
     subscribe(initial);
   }

@@ -732,7 +732,7 @@ public final class StreamOwner extends VerticleBase {
 
   /** Drops subscriptions whose node stopped renewing them, or that live on a node that left. */
   private void expireLeases(long now) {
-    live.expire(now - services.config().heartbeatSeconds() * 3000L);
+    live.expire(now - services.config().leaseSeconds() * 3000L);
   }
 
   /** Called (on any thread) when a member leaves: its subscriptions are gone with it. */
