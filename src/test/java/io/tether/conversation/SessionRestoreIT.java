@@ -11,6 +11,7 @@ import io.tether.stream.StreamReply;
 import io.tether.support.TestNodes;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 import static io.tether.conversation.SessionEvents.*;
@@ -45,7 +47,7 @@ class SessionRestoreIT {
   /** Milliseconds between the model's deltas; 0: all at once. */
   private static volatile long modelGapMillis;
   /** Deltas the model has sent in its current call. */
-  private static final java.util.concurrent.atomic.AtomicInteger modelSent = new java.util.concurrent.atomic.AtomicInteger();
+  private static final AtomicInteger modelSent = new AtomicInteger();
 
   @BeforeAll
   static void start() {
@@ -59,18 +61,9 @@ class SessionRestoreIT {
         modelSent.set(0);
         Context context = node.vertx().getOrCreateContext();
         if (gap > 0) {
-          // One delta every gap ms, each on its own timer (as a model streams tokens).
-          for (int i = 0; i <= answer.size(); i++) {
-            int index = i;
-            context.runOnContext(v -> node.vertx().setTimer(gap * (index + 1), t -> {
-              if (index < answer.size()) {
-                sink.text(answer.get(index));
-                modelSent.incrementAndGet();
-              } else {
-                sink.finished("stop");
-              }
-            }));
-          }
+          // One delta, then the next one gap ms after it (as a model streams tokens): each timer is set
+          // when the one before fired, so a busy event loop never bunches two tokens together.
+          context.runOnContext(v -> streamFrom(0, answer, gap, sink));
           return () -> {
           };
         }
@@ -89,6 +82,18 @@ class SessionRestoreIT {
     };
     services = new ConversationServices(node.config(), recording, Tools.defaults(),
         new SessionStore(node.hazelcast()), node.vertx().createHttpClient(), new TetherMetrics());
+  }
+
+  private static void streamFrom(int index, List<String> answer, long gap, ChatModel.ModelSink sink) {
+    node.vertx().setTimer(gap, t -> {
+      if (index < answer.size()) {
+        sink.text(answer.get(index));
+        modelSent.incrementAndGet();
+        streamFrom(index + 1, answer, gap, sink);
+      } else {
+        sink.finished("stop");
+      }
+    });
   }
 
   @AfterAll
@@ -177,7 +182,7 @@ class SessionRestoreIT {
     try {
       MemoryStream stream = new MemoryStream("sessions/restore-" + UUID.randomUUID(), node.vertx().getOrCreateContext());
       cut.forEach(stream::put);
-      io.vertx.core.Promise<Void> gate = io.vertx.core.Promise.promise();
+      Promise<Void> gate = Promise.promise();
       stream.hold = gate.future();
       stream.companion = new SessionCompanion(stream, services, node.vertx());
       stream.context().runOnContext(v -> stream.companion.start());
