@@ -55,7 +55,10 @@ public final class ClusterView {
    * Re-checks {@link #isSafe()} once a second on a worker thread: Hazelcast's check asks every member
    * and blocks, so event loops only ever read the last answer. One check at a time: while a member is
    * unreachable a check blocks (and Hazelcast retries it) for seconds, and starting one every second
-   * regardless piled them up on the workers of a node that was already struggling.
+   * regardless piled them up on the workers of a node that was already struggling. A check still
+   * blocked at the next tick counts as unsafe: Hazelcast only blocks like that while a member does not
+   * answer (it crashed, froze or is cut off), and its partitions' copies are not in sync then, whatever
+   * the previous answer said.
    */
   public void startSafetyProbe(io.vertx.core.Vertx vertx) {
     record(checkSafe());
@@ -66,6 +69,8 @@ public final class ClusterView {
           probing.set(false);
           record(ar.succeeded() && ar.result());
         });
+      } else {
+        safe = false;
       }
     });
   }

@@ -148,8 +148,12 @@ public final class NodeAgent extends VerticleBase {
     Future<Void> ready;
     if (services.owners().get(stream) != null) {
       ready = Future.succeededFuture();
-    } else if (leaving || (!activate.anywhere() && !services.cluster().isLocalOwner(stream))) {
-      // The partition moved since the sender looked (or this node is leaving): it will look again.
+    } else if (leaving) {
+      // This node is handing its partitions over: the sender starts the owner elsewhere meanwhile.
+      message.reply(StreamReply.of(Outcome.MOVED).detail(Activate.LEAVING).build());
+      return;
+    } else if (!activate.anywhere() && !services.cluster().isLocalOwner(stream)) {
+      // The partition moved since the sender looked: it will look again.
       message.reply(StreamReply.of(Outcome.MOVED).build());
       return;
     } else {

@@ -27,6 +27,14 @@ public record Activate(String stream, StreamRequest request, boolean anywhere) i
 
   public static final int WIRE_TYPE = 221;
 
+  /**
+   * The detail of the {@code MOVED} answer to an activation sent to a node that is shutting down. Its
+   * partitions stay its own until Hazelcast has migrated them (a second or two), and it starts no owners
+   * meanwhile; the sender starts the owner on its own node instead ({@link #anywhere()}), so that
+   * writes go on through the handover.
+   */
+  public static final String LEAVING = "leaving";
+
   @Override
   public int wireType() {
     return WIRE_TYPE;

@@ -259,7 +259,12 @@ public final class StreamRouter {
             } else if (act.failed()) {
               activationFailed(act.cause());
             } else if (act.result().body() instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
-              retry(backoff(tries), "activation moved", true);
+              if (Activate.LEAVING.equals(reply.detail()) && !node.equals(cluster.localNodeId())) {
+                // The partition's node is shutting down: own the stream here until its partition has moved.
+                activateHere(current);
+              } else {
+                retry(backoff(tries), "activation moved", true);
+              }
             } else {
               promise.tryComplete((T) act.result().body());
             }
