@@ -43,6 +43,13 @@ fi
 mvn -B -f "$ROOT/loadtest/pom.xml" gatling:test -Dgatling.simulationClass="io.tether.loadtest.$SIMULATION" \
   -DbaseUrls="$BASES" -Dusers="$USERS" -DrampSeconds="$RAMP" >"$ROOT/target/gatling-run.log" 2>&1 &
 gatling=$!
+# The fault's delay counts from the simulation's start, not from Maven's (compiling and starting
+# Gatling takes 10-30 s here).
+for _ in $(seq 1 1200); do
+  grep -q "Simulation io.tether.loadtest.$SIMULATION started" "$ROOT/target/gatling-run.log" 2>/dev/null && break
+  kill -0 "$gatling" 2>/dev/null || break
+  sleep 0.25
+done
 if [[ "$FAULT" == kill ]]; then
   sleep $((RAMP / 2))
   echo "SIGKILL node 2 at $(date +%T)"
