@@ -241,7 +241,7 @@ public final class NodeAgent extends VerticleBase {
   /**
    * How often active owners get their upkeep (lease expiry, presence, passivation): a quarter of the idle
    * time, between 250 ms and 5 s, so an owner passivates within 1.25 times the idle time; 5 s when owners
-   * never passivate (leases lapse after three heartbeats, 60 s by default).
+   * never passivate (leases lapse after three lease intervals, 60 s by default).
    */
   static long ownerSweepMillis(io.tether.config.TetherConfig config) {
     long idle = config.ownerIdleSeconds() * 1000L;

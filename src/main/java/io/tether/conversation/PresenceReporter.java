@@ -15,7 +15,7 @@ import java.util.Map;
 /**
  * Tells session owners which devices are connected through this node. A device is connected while it
  * holds a live connection (SSE, WebSocket, or a long-poll request) to its session's stream here:
- * the first one sends {@code join}, and the owner hears {@code join} again every heartbeat as a lease.
+ * the first one sends {@code join}, and the owner hears {@code join} again every {@code TETHER_LEASE_SECONDS} as a lease.
  * When the last one closes, {@code leave} follows after {@value #LEAVE_GRACE_MILLIS} ms unless the
  * device is back by then, so consecutive long-polls and quick reconnects do not flap.
  *

@@ -197,7 +197,7 @@ public sealed interface StreamRequest extends WireMessage {
   }
 
   /**
-   * Lease renewal and gap check of a live subscription, sent every heartbeat interval. The owner
+   * Lease renewal and gap check of a live subscription, sent every {@code TETHER_LEASE_SECONDS}. The owner
    * answers OK with its tail, or ABSENT when it does not know the subscription (the subscriber then
    * subscribes again from its own position).
    */
