@@ -323,6 +323,11 @@ public final class TetherNode {
     }
   }
 
+  /** A stopping node keeps its stream addresses until no request has reached them for this long. */
+  private static final long QUIET_MILLIS = 300;
+  /** ... but no longer than this after draining. */
+  private static final long QUIET_MAX_MILLIS = 5_000;
+
   /**
    * Leaves gracefully (SIGTERM): stops reporting ready, lets Hazelcast move this member's partitions to
    * the others while the node still serves (owners of moved partitions step down, so requests reach the
@@ -371,8 +376,26 @@ public final class TetherNode {
         sleep(10);
       }
       if (drain.active() > 0 || services.metrics().totalConnections() > 0) {
-        log.warn("{} requests and {} live connections still open after 5 s of draining; closing them",
-            drain.active(), services.metrics().totalConnections());
+        log.warn("{} requests and {} live connections still open after 5 s of draining; closing them{}",
+            drain.active(), services.metrics().totalConnections(),
+            drain.active() > 0 ? ": " + drain.describeRunning(5) : "");
+      }
+      // Other nodes route to this node's stepped-down owners until they see this member leave the
+      // cluster; each such request is answered MOVED and goes on to the new owner. A request that reached
+      // an address after it was gone would be dropped without an answer, and its sender could only
+      // report an append's outcome as unknown. So the addresses stay until the member has left and no
+      // request has come for a while.
+      long quietUntil = System.currentTimeMillis() + QUIET_MAX_MILLIS;
+      long leftAt = 0;
+      while (System.currentTimeMillis() < quietUntil) {
+        if (leftAt == 0 && !leave.isAlive()) {
+          leftAt = System.nanoTime();
+        }
+        long lastRequest = Math.max(leftAt, services.owners().lastRedirect());
+        if (leftAt != 0 && System.nanoTime() - lastRequest >= TimeUnit.MILLISECONDS.toNanos(QUIET_MILLIS)) {
+          break;
+        }
+        sleep(10);
       }
       // Stop answering for the streams, give the other nodes a moment to drop those addresses, then
       // tell them to resend anything they may still have had in flight here.
@@ -445,6 +468,11 @@ public final class TetherNode {
 
   public HazelcastInstance hazelcast() {
     return hazelcast;
+  }
+
+  /** The HTTP requests this node is serving, as its graceful stop counts them. */
+  public Drain drain() {
+    return drain;
   }
 
   public StreamServices services() {

@@ -1,9 +1,15 @@
 package io.tether.transport;
 
 import io.vertx.core.Handler;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 
 /**
  * The last phase of a graceful stop, as HTTP clients see it. Until {@link #start()} every request is
@@ -15,8 +21,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Drain {
 
+  private static final String END = "tether.drain.end";
+
   private volatile boolean draining;
   private final AtomicInteger active = new AtomicInteger();
+  /** The running requests with their start (nanoTime), for the log line of a drain that times out. */
+  private final Map<HttpServerRequest, Long> running = new ConcurrentHashMap<>();
 
   /** From now on, new requests are refused and answers close their connection. */
   public void start() {
@@ -28,6 +38,30 @@ public final class Drain {
     return active.get();
   }
 
+  /**
+   * The request of {@code ctx} became a WebSocket (or failed to): it no longer counts as a running request.
+   * Vert.x Web never ends an upgraded request's response, so its end handlers do not run; the socket is
+   * counted among the live connections, which a stop closes (code 1012) and waits for.
+   */
+  public static void upgraded(RoutingContext ctx) {
+    Runnable end = ctx.get(END);
+    if (end != null) {
+      end.run();
+    }
+  }
+
+  /** Up to {@code max} running requests, oldest first, as "METHOD path (N ms)", for a log line. */
+  public String describeRunning(int max) {
+    long now = System.nanoTime();
+    return running.entrySet().stream()
+        .sorted(Map.Entry.comparingByValue())
+        .limit(max)
+        .map(e -> e.getKey().method() + " " + e.getKey().path()
+            + (e.getKey().getParam("live") == null ? "" : " live=" + e.getKey().getParam("live")) + " ("
+            + TimeUnit.NANOSECONDS.toMillis(now - e.getValue()) + " ms)")
+        .collect(Collectors.joining(", "));
+  }
+
   /** The route handler that refuses or counts every request. */
   Handler<RoutingContext> handler() {
     return ctx -> {
@@ -37,7 +71,17 @@ public final class Drain {
         return;
       }
       active.incrementAndGet();
-      ctx.addEndHandler(v -> active.decrementAndGet());
+      HttpServerRequest request = ctx.request();
+      running.put(request, System.nanoTime());
+      AtomicBoolean ended = new AtomicBoolean();
+      Runnable end = () -> {
+        if (ended.compareAndSet(false, true)) {
+          active.decrementAndGet();
+          running.remove(request);
+        }
+      };
+      ctx.put(END, end);
+      ctx.addEndHandler(v -> end.run());
       ctx.addHeadersEndHandler(v -> {
         if (draining) {
           ctx.response().putHeader("Connection", "close");

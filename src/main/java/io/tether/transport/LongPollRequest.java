@@ -43,7 +43,9 @@ final class LongPollRequest implements LiveSubscription.Listener {
   }
 
   void start() {
-    ctx.response().closeHandler(v -> finish());
+    // Through the routing context, not response.closeHandler: that would replace the handler Vert.x Web
+    // uses to run the end handlers (the drain's request count among them) when a client goes away.
+    ctx.addEndHandler(ar -> finish());
     // A wait never outlasts the credential it was admitted with: the next poll presents a new one.
     long wait = Math.min(services.config().longPollSeconds() * 1000L, expiresAtMillis - System.currentTimeMillis());
     timer = services.vertx().setTimer(Math.max(1, wait), t -> timeout());

@@ -54,7 +54,9 @@ final class SseSession implements LiveSubscription.Listener {
   }
 
   void start() {
-    response.closeHandler(v -> finish());
+    // Through the routing context, not response.closeHandler: that would replace the handler Vert.x Web
+    // uses to run the end handlers (the drain's request count among them) when a client goes away.
+    ctx.addEndHandler(ar -> finish());
     response.setWriteQueueMaxSize(services.config().maxReadBytes());
     if (expiresAtMillis != Long.MAX_VALUE) {
       expiry = services.vertx().setTimer(Math.max(1, expiresAtMillis - System.currentTimeMillis()), t -> {

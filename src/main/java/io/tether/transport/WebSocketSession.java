@@ -98,6 +98,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
 
   void start() {
     ctx.request().toWebSocket().onComplete(ar -> {
+      Drain.upgraded(ctx);
       if (ar.failed()) {
         log.debug("WebSocket upgrade failed: {}", ar.cause().getMessage());
         release.run();

@@ -188,6 +188,42 @@ class GracefulStopIT {
     }
   }
 
+  /**
+   * Live readers whose connections end (a closed tab, a phone losing its network, a WebSocket closed) are
+   * no longer counted as running requests: otherwise every graceful stop of a node that ever lost such a client would wait out
+   * its whole drain deadline for them, and warn about requests that are long gone.
+   */
+  @Test
+  void liveReadersWhoseClientsLeftDoNotHoldTheStop() throws Exception {
+    TetherNode node = TestNodes.start(Map.of());
+    try (Http client = new Http(node.httpPort())) {
+      String path = "/v1/stream/left-" + UUID.randomUUID();
+      assertThat(client.put(path, "text/plain", "a").status()).isEqualTo(201);
+      SseReader sse = client.sse(path + "?offset=-1&live=sse");
+      await().atMost(DEADLINE).until(() -> sse.data().equals("a"));
+      java.net.Socket poll = new java.net.Socket("127.0.0.1", node.httpPort());
+      poll.getOutputStream().write(("GET " + path + "?offset=now&live=long-poll HTTP/1.1\r\nHost: x\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      poll.getOutputStream().flush();
+      io.tether.support.WsReader ws = client.ws(path + "?offset=-1&live=ws");
+      await().atMost(DEADLINE).until(() -> ws.text().equals("a"));
+      // The SSE response and the waiting long-poll run; the WebSocket counts as a live connection instead.
+      await().atMost(DEADLINE).until(() -> node.drain().active() == 2
+          && node.services().metrics().totalConnections() == 3);
+
+      sse.close();
+      poll.close();
+      ws.close();
+
+      await().atMost(DEADLINE).until(() -> node.drain().active() == 0
+          && node.services().metrics().totalConnections() == 0);
+    } finally {
+      TestNodes.stop(node);
+    }
+    assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
+        .noneMatch(m -> m.contains("still open after"));
+  }
+
   /** A connection refused (the node no longer listens): the expected end, not a broken answer. */
   private static boolean refused(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {

@@ -83,11 +83,27 @@ public final class TestNodes {
     }
   }
 
+  /**
+   * A port nobody listens on, below the kernel's ephemeral range (32768 and up): a port that the kernel
+   * handed out for the probe could be taken as the local end of an outgoing connection (the tests open
+   * thousands) before the node binds it. Successive calls walk the range, so they never return the same
+   * port twice in a run.
+   */
   public static int freePort() {
-    try (ServerSocket socket = new ServerSocket(0)) {
-      return socket.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    for (int tries = 0; tries < PORTS; tries++) {
+      int port = FIRST_PORT + Math.floorMod(nextPort.getAndIncrement(), PORTS);
+      try (ServerSocket socket = new ServerSocket()) {
+        socket.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+        return port;
+      } catch (IOException e) {
+        // In use: the next one.
+      }
     }
+    throw new UncheckedIOException(new IOException("no free port in " + FIRST_PORT + "-" + (FIRST_PORT + PORTS - 1)));
   }
+
+  private static final int FIRST_PORT = 10_000;
+  private static final int PORTS = 5_000;
+  private static final java.util.concurrent.atomic.AtomicInteger nextPort =
+      new java.util.concurrent.atomic.AtomicInteger(new java.util.Random().nextInt(PORTS));
 }

@@ -21,6 +21,7 @@ public final class OwnerRegistry {
   private final Map<Integer, Set<StreamOwner>> byPartition = new ConcurrentHashMap<>();
   private final Set<StreamOwner> retiring = ConcurrentHashMap.newKeySet();
   private final AtomicInteger operationsInFlight = new AtomicInteger();
+  private volatile long lastRedirect;
 
   void add(StreamOwner owner) {
     owners.put(owner.stream(), owner);
@@ -79,6 +80,20 @@ public final class OwnerRegistry {
 
   void retired(StreamOwner owner) {
     retiring.remove(owner);
+  }
+
+  /** A stepped-down owner answered a request MOVED: some node still routes that stream here. */
+  void redirected() {
+    lastRedirect = System.nanoTime();
+  }
+
+  /**
+   * When a stepped-down owner on this node last answered a request MOVED ({@link System#nanoTime}), or 0.
+   * A node shutting down keeps its addresses until these stop: a request that reaches an address after it
+   * is gone is dropped without an answer, and its sender can only report the outcome as unknown.
+   */
+  public long lastRedirect() {
+    return lastRedirect;
   }
 
   /** Unregisters the addresses of every owner that stepped down but still answers MOVED (shutdown). */

@@ -218,6 +218,7 @@ public final class StreamOwner extends VerticleBase {
         // came back here): hand it the request rather than send the client round again.
         successor.deliver(message);
       } else {
+        services.owners().redirected();
         message.reply(moved());
       }
       return;
