@@ -197,6 +197,17 @@ start_node() {
   echo $! >"$DIR/node-$i.pid"
 }
 
+# The last lines of each node's log about membership (member lists, suspicions, removals, split-brain
+# merges): what a start that never sees its cluster form needs explaining.
+membership_report() {
+  local log
+  for log in "$DIR"/node-*.log; do
+    [[ -f "$log" ]] || continue
+    echo "--- $(basename "$log")"
+    grep -E 'Members \{size|[Mm]erg|[Ss]plit|[Ss]uspect|[Rr]emoving|left;|heartbeat' "$log" | tail -n 15 | cut -c1-240
+  done
+}
+
 # wait_members I N SECONDS: node I ready and reporting N members.
 wait_members() {
   local i="$1" n="$2" deadline=$((SECONDS + ${3:-90})) url
@@ -207,7 +218,8 @@ wait_members() {
       return 1
     fi
     if (( SECONDS >= deadline )); then
-      echo "node $i not ready with $n members after ${3:-90} s" >&2
+      echo "node $i not ready with $n members after ${3:-90} s; each node's last membership and merge lines:" >&2
+      membership_report >&2
       return 1
     fi
     sleep 0.2
