@@ -6,6 +6,7 @@ import io.tether.stream.JsonBatch;
 import io.tether.stream.Offset;
 import io.tether.stream.Outcome;
 import io.tether.stream.ReadStart;
+import io.tether.stream.StreamReply;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -26,14 +27,19 @@ import java.util.Objects;
  * Also keeps the snapshot (saved as the stream grows, and before the owner goes idle) and the marker
  * that tells the supervisor a session has work in progress.
  *
- * <p>A refused or failed append means the owner lost the stream: the journal stops and calls
- * {@code onLost}. Runs on the owner's context.
+ * <p>A failed append, or one refused for any reason but a missing backup copy (which is waited out),
+ * means the owner lost the stream: the journal stops and calls {@code onLost}. Runs on the owner's context.
  */
 final class SessionJournal {
 
   private static final Logger log = LoggerFactory.getLogger(SessionJournal.class);
   /** How often the snapshot is saved while an answer streams. */
   private static final long SAVE_INTERVAL_MILLIS = 1_000;
+  /**
+   * How long an append refused for want of a backup copy is tried again before the owner steps down:
+   * longer than the cluster takes to copy a lost member's partitions again under load.
+   */
+  private static final long UNDER_REPLICATED_PATIENCE_MILLIS = 30_000;
 
   private final OwnerHandle owner;
   private final ConversationServices services;
@@ -125,7 +131,7 @@ final class SessionJournal {
       if (stopped) {
         return Future.failedFuture("session owner stopped");
       }
-      return owner.append(payload);
+      return appendPatiently(payload, System.currentTimeMillis() + UNDER_REPLICATED_PATIENCE_MILLIS, 50);
     }).compose(reply -> {
       if (reply.outcome() != Outcome.APPENDED) {
         return Future.failedFuture(new IllegalStateException("append answered " + reply.outcome()));
@@ -143,6 +149,26 @@ final class SessionJournal {
       done.handle(ar);
     }).recover(e -> Future.failedFuture(e));
     return done.future();
+  }
+
+  /**
+   * Appends, and appends again while the stream refuses for want of a backup copy
+   * ({@link Outcome#UNDER_REPLICATED}: the member that held it left, and the cluster is copying the
+   * partition again). Such a refusal wrote nothing, so the retry cannot duplicate, and the appends
+   * queued behind wait their turn. Stepping down instead would hand every session on those partitions to
+   * a new owner that is refused the same way; after a node loss that was hundreds of sessions at once.
+   */
+  private Future<StreamReply> appendPatiently(byte[] payload, long deadline, long delayMillis) {
+    return owner.append(payload).compose(reply -> {
+      if (reply.outcome() != Outcome.UNDER_REPLICATED || stopped
+          || System.currentTimeMillis() + delayMillis > deadline) {
+        return Future.succeededFuture(reply);
+      }
+      Promise<StreamReply> later = Promise.promise();
+      vertx.setTimer(delayMillis, t -> appendPatiently(payload, deadline, Math.min(delayMillis * 2, 1_000))
+          .onComplete(later));
+      return later.future();
+    });
   }
 
   /** Runs {@code then} once every append queued so far is in (not at all if one fails). */

@@ -128,6 +128,23 @@ class SessionRestoreIT {
   }
 
   @Test
+  void anAppendRefusedForWantOfABackupIsTriedAgainNotGivenUp() {
+    modelCalls.clear();
+    MemoryStream stream = new MemoryStream("sessions/restore-" + UUID.randomUUID(), node.vertx().getOrCreateContext());
+    answeredTurn("stop").forEach(stream::put);
+    // The partition's backup was on a member that just left: the first appends are refused, nothing
+    // written, until the cluster has copied the partition again.
+    stream.refuseUnderReplicated.set(4);
+    stream.companion = new SessionCompanion(stream, services, node.vertx());
+    stream.context().runOnContext(v -> stream.companion.start());
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> stream.types().contains(GENERATION_COMPLETED));
+    assertThat(stream.refused.get()).isEqualTo(4);
+    assertThat(stream.retired).as("the session owner stepped down").isNull();
+    assertThat(stream.appended()).extracting(j -> j.getString("type")).containsExactly(GENERATION_COMPLETED);
+  }
+
+  @Test
   void anAnswerThatHadEndedIsClosedNotGeneratedAgain() {
     MemoryStream stream = restore(answeredTurn("stop"));
 
@@ -277,6 +294,9 @@ class SessionRestoreIT {
     volatile String retired;
     /** Appends complete once this has (a slow append); completed by default. */
     volatile Future<Void> hold = Future.succeededFuture();
+    /** How many appends to refuse for want of a backup copy (a member that held it left), and did. */
+    final java.util.concurrent.atomic.AtomicInteger refuseUnderReplicated = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
 
     MemoryStream(String name, Context context) {
       this.name = name;
@@ -330,6 +350,10 @@ class SessionRestoreIT {
 
     @Override
     public Future<StreamReply> append(byte[] payload) {
+      if (refuseUnderReplicated.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        refused.incrementAndGet();
+        return Future.succeededFuture(StreamReply.refusal(Outcome.UNDER_REPLICATED, "no backup copy right now"));
+      }
       return hold.map(v -> {
         Offset start = offsetOf(events.size());
         events.add(payload);
