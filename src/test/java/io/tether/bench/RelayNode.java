@@ -10,6 +10,7 @@ import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.JsonObject;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
@@ -26,6 +27,9 @@ import java.util.concurrent.TimeUnit;
  * PUT  /v1/stream/{name}               201, nothing is stored
  * POST /v1/stream/{name}               publishes the body on the event bus at relay.{name}; 204 once published
  * GET  /v1/stream/{name}?live=ws       WebSocket: a control frame once subscribed, then one data frame per POST
+ * GET  /v1/stream/{name}?live=sse      SSE: a control event once subscribed, then per POST a data event and a
+ *                                      control event (with a counter for offset) in one write, as the protocol's
+ *                                      SSE mode frames each event
  * GET  /health/ready                   200 {"members":N}
  * </pre>
  *
@@ -68,7 +72,9 @@ public final class RelayNode {
       return;
     }
     String address = "relay." + path.substring("/v1/stream/".length());
-    if (request.method() == HttpMethod.PUT) {
+    if (request.method() == HttpMethod.GET && "sse".equals(request.getParam("live"))) {
+      serveSse(vertx, request, address);
+    } else if (request.method() == HttpMethod.PUT) {
       request.response().setStatusCode(201).end();
     } else if (request.method() == HttpMethod.POST) {
       request.body().onSuccess(body -> {
@@ -78,6 +84,20 @@ public final class RelayNode {
     } else {
       request.response().setStatusCode(405).end();
     }
+  }
+
+  private static void serveSse(Vertx vertx, HttpServerRequest request, String address) {
+    HttpServerResponse response = request.response();
+    response.setChunked(true).putHeader("Content-Type", "text/event-stream").putHeader("Cache-Control", "no-cache");
+    long[] offset = {0};
+    MessageConsumer<String> consumer = vertx.eventBus().consumer(address, message -> {
+      offset[0]++;
+      response.write("event: data\ndata:" + message.body() + "\n\nevent: control\ndata:{\"streamNextOffset\":\""
+          + offset[0] + "\",\"upToDate\":true}\n\n");
+    });
+    consumer.completion().onSuccess(v ->
+        response.write("event: control\ndata:{\"streamNextOffset\":\"0\",\"upToDate\":true}\n\n"));
+    request.connection().closeHandler(v -> consumer.unregister());
   }
 
   private static void subscribe(Vertx vertx, ServerWebSocket ws) {

@@ -46,7 +46,11 @@ import java.util.concurrent.locks.LockSupport;
  * (the benchmark's bare relay, {@link RelayNode}).
  *
  * Prints one result line: {@code RESULT label streams writers appends/s ack_p50 ack_p99 deliver_p50
- * deliver_p99 delivered missing} (latencies in milliseconds). A delivery is counted once per event;
+ * deliver_p99 delivered missing} (latencies in milliseconds). With {@code BENCH_PIDS} set to a
+ * comma-separated list of server process ids, the line also carries the CPU time those processes spent in
+ * the measured window ({@code /proc/<pid>/stat} utime + stime, summed), the part of it spent by JIT
+ * compiler threads ({@code jit_ms}, Java servers only) and the whole per acknowledged append
+ * ({@code cpu_us_per_append}): the cost of an append and of its delivery to the readers. A delivery is counted once per event;
  * {@code missing} counts events acknowledged in the measured window that no reader saw within 5 s.
  */
 public final class StreamLoad {
@@ -176,11 +180,14 @@ public final class StreamLoad {
     delivery.reset();
     ack.reset();
     delivered.set(0);
+    long[] pids = serverPids();
+    long[] cpuBefore = cpuMillis(pids);
     measureStart.set(System.nanoTime());
     measuring.set(true);
     long started = System.nanoTime();
     Thread.sleep(measure * 1000L);
     measuring.set(false);
+    long[] cpuAfter = cpuMillis(pids);
     long elapsed = System.nanoTime() - started;
     long appends = acked.get();
     running.set(false);
@@ -197,12 +204,15 @@ public final class StreamLoad {
     Histogram latencies = delivery.getIntervalHistogram();
     double achieved = appends / (elapsed / 1e9);
     System.out.printf(Locale.ROOT, "RESULT %s streams=%d writers=%d readers=%s offered_per_s=%s appends_per_s=%.0f ack_p50_ms=%.2f ack_p99_ms=%.2f "
-            + "deliver_p50_ms=%.2f deliver_p99_ms=%.2f delivered=%d missing=%d%n",
+            + "deliver_p50_ms=%.2f deliver_p99_ms=%.2f delivered=%d missing=%d%s%n",
         label, streams, writers, webSocket ? "ws" : "sse", rate > 0 ? String.format(Locale.ROOT, "%.0f", rate) : "closed-loop",
         achieved,
         acks.getValueAtPercentile(50) / 1000.0, acks.getValueAtPercentile(99) / 1000.0,
         latencies.getValueAtPercentile(50) / 1000.0, latencies.getValueAtPercentile(99) / 1000.0,
-        delivered.get(), Math.max(0, expected - delivered.get()));
+        delivered.get(), Math.max(0, expected - delivered.get()),
+        pids.length == 0 ? "" : String.format(Locale.ROOT, " cpu_ms=%d jit_ms=%d cpu_us_per_append=%.1f",
+            cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1],
+            appends == 0 ? 0.0 : (cpuAfter[0] - cpuBefore[0]) * 1000.0 / appends));
     for (CompletableFuture<?> r : readers) {
       r.cancel(true);
     }
@@ -211,6 +221,57 @@ public final class StreamLoad {
     }
     executor.shutdownNow();
     System.exit(0);
+  }
+
+  /** The server processes named by {@code BENCH_PIDS} (comma-separated), none if unset. */
+  static long[] serverPids() {
+    String pids = System.getenv("BENCH_PIDS");
+    if (pids == null || pids.isBlank()) {
+      return new long[0];
+    }
+    return java.util.Arrays.stream(pids.split(",")).map(String::trim).filter(p -> !p.isEmpty())
+        .mapToLong(Long::parseLong).toArray();
+  }
+
+  /**
+   * CPU time (user + system) the given processes have used, in milliseconds: element 0 for all their
+   * threads, element 1 for their JIT compiler threads alone (HotSpot's "C1/C2 CompilerThread"), read from
+   * fields 14 and 15 of {@code /proc/<pid>/task/<tid>/stat} (clock ticks, 100 per second on Linux). A
+   * thread that ended within the window is missed by the second figure but not by the first, which comes
+   * from the process's own {@code stat}.
+   */
+  static long[] cpuMillis(long[] pids) {
+    long ticks = 0;
+    long jit = 0;
+    for (long pid : pids) {
+      ticks += statTicks(java.nio.file.Path.of("/proc/" + pid + "/stat"));
+      try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/" + pid + "/task"))) {
+        for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
+          try {
+            String comm = java.nio.file.Files.readString(task.resolve("comm"));
+            if (comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre")) {
+              jit += statTicks(task.resolve("stat"));
+            }
+          } catch (IllegalStateException | java.io.IOException e) {
+            // The thread ended between the listing and the read.
+          }
+        }
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException("cannot list the threads of process " + pid, e);
+      }
+    }
+    return new long[] {ticks * 10, jit * 10};
+  }
+
+  private static long statTicks(java.nio.file.Path stat) {
+    try {
+      String line = java.nio.file.Files.readString(stat);
+      // The command name (field 2) may hold spaces; the fields after it follow its closing parenthesis.
+      String[] fields = line.substring(line.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot read " + stat, e);
+    }
   }
 
   /** A base URL whose node does not own {@code stream} (the owner is asked on the first node). */

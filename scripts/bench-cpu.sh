@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# CPU per append, side by side, in one run: Tether, the Durable Streams reference server
+# (npm @durable-streams/server 0.3.7, in memory, single-threaded Node) and a bare Vert.x relay
+# (io.tether.bench.RelayNode: HTTP append in, SSE or WebSocket frame out, nothing stored, on the same
+# clustered event bus and cluster.xml as Tether).
+#
+# Each run offers a fixed append rate over N streams, each stream read live by one reader (SSE or
+# WebSocket), and takes every server process's CPU time (/proc/<pid>/stat, utime + stime) over the
+# measured window divided by the appends it acknowledged: the cost of one append and its delivery.
+#
+#   Part 1, one node:   streams x rate x reader over the three servers (the reference server has no
+#                       WebSocket mode, so WebSocket cells compare Tether with the relay only).
+#   Part 2, three nodes: 1000 streams at 2000 appends/s, WebSocket readers on a node that does not own
+#                       their stream (relay: the next node), writers spread over all nodes; CPU summed
+#                       over the three processes.
+#
+# Every server is warmed up under load first (JIT), the order of the servers rotates from round to
+# round so that drift on this shared machine hits all of them, and each cell reports the median of
+# its rounds.
+#
+#   scripts/bench-cpu.sh [MEASURE_SECONDS] [ROUNDS]           (defaults 10 3)
+#
+# Environment: BENCH_STREAMS (default "100 1000"), BENCH_RATES ("1000 2000"), BENCH_READERS ("sse ws"),
+# BENCH_PARTS ("1 2"), BENCH_WARMUP (least seconds of load per server before measuring, default 20; the
+# warm-up goes on until the JIT compiler is quiet, BENCH_WARMUP_MAX at most, default 300).
+# Results: target/bench/cpu.md (also printed) and the raw lines in target/bench/cpu.raw.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+MEASURE="${1:-10}"
+ROUNDS="${2:-3}"
+STREAMS="${BENCH_STREAMS:-100 1000}"
+RATES="${BENCH_RATES:-1000 2000}"
+READERS="${BENCH_READERS:-sse ws}"
+PARTS="${BENCH_PARTS:-1 2}"
+WARMUP="${BENCH_WARMUP:-20}"
+WARMUP_MAX="${BENCH_WARMUP_MAX:-300}"
+HEAP="${BENCH_HEAP:--Xms1g -Xmx1g}"
+OUT="$ROOT/target/bench"
+mkdir -p "$OUT"
+
+ensure_jar
+bench_classpath
+if [[ ! -d "$ROOT/scripts/bench/node_modules/@durable-streams/server" ]]; then
+  (cd "$ROOT/scripts/bench" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# start_tether NAME COUNT -> sets URLS_<NAME> and PIDS_<NAME>; nodes on loopback, one Hazelcast cluster.
+start_nodes() { # start_nodes KIND NAME COUNT
+  local kind="$1" name="$2" count="$3" i urls="" pids="" members="" ports=()
+  for ((i = 0; i < count; i++)); do ports+=("$(free_port) $(free_port)"); done
+  for ((i = 0; i < count; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
+  for ((i = 0; i < count; i++)); do
+    local http="${ports[$i]% *}" cluster="${ports[$i]#* }"
+    if [[ "$kind" == tether ]]; then
+      TETHER_NODE_ID="$name-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
+      TETHER_CLUSTER_PORT=$cluster TETHER_CLUSTER_MEMBERS="$members" TETHER_CLUSTER_NAME="$name-$$" \
+      TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
+        java $HEAP -jar "$JAR" >"$OUT/cpu-$name-$i.log" 2>&1 &
+    else
+      TETHER_NODE_ID="$name-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
+      TETHER_CLUSTER_PORT=$cluster TETHER_CLUSTER_MEMBERS="$members" TETHER_CLUSTER_NAME="$name-$$" \
+        java $HEAP -cp "$CP" io.tether.bench.RelayNode >"$OUT/cpu-$name-$i.log" 2>&1 &
+    fi
+    PIDS+=($!)
+    pids+="${pids:+,}$!"
+    urls+="${urls:+,}http://127.0.0.1:$http"
+  done
+  for ((i = 0; i < count; i++)); do
+    local url="http://127.0.0.1:${ports[$i]% *}" deadline=$((SECONDS + 120))
+    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$count"; do
+      if (( SECONDS >= deadline )); then echo "$name node $i did not see $count members; see $OUT/cpu-$name-$i.log" >&2; exit 1; fi
+      sleep 0.2
+    done
+  done
+  printf -v "URLS_$name" '%s' "$urls"
+  printf -v "PIDS_$name" '%s' "$pids"
+}
+
+start_reference() {
+  local port
+  port=$(free_port)
+  (cd "$ROOT/scripts/bench" && PORT=$port exec node reference-server.mjs >"$OUT/cpu-reference.log" 2>&1) &
+  PIDS+=($!)
+  local deadline=$((SECONDS + 30))
+  until grep -q ready "$OUT/cpu-reference.log" 2>/dev/null; do
+    if (( SECONDS >= deadline )); then echo "the reference server did not start" >&2; exit 1; fi
+    sleep 0.2
+  done
+  URLS_reference="http://127.0.0.1:$port"
+  PIDS_reference="$!"
+}
+
+RAW="$OUT/cpu.raw"
+: >"$RAW"
+# load PART SERVER STREAMS RATE READER [WARMUP_SECONDS]: one measured run, its RESULT line to $RAW.
+load() {
+  local part="$1" server="$2" streams="$3" rate="$4" reader="$5" warm="${6:-3}" urls pids placement=non-owner
+  urls="URLS_$server"; pids="PIDS_$server"
+  [[ "$server" == relay* ]] && placement=next
+  local writers=$(( streams < 32 ? streams : 32 ))
+  echo "  part $part, $server: $streams streams, $rate appends/s, $reader readers" >&2
+  BENCH_PIDS="${!pids}" java -cp "$CP" io.tether.bench.StreamLoad "${!urls}" "$streams" "$writers" "$warm" "$MEASURE" \
+      "p$part-$server" "$reader" "$placement" "$rate" \
+    | grep RESULT | sed "s/^RESULT /RESULT part=$part server=$server /" | tee -a "$RAW" >&2
+}
+# warm SERVER READER: load until the JIT has settled: at least $WARMUP s, then 10 s chunks until the
+# server's compiler threads used under 3% of a chunk (at most $WARMUP_MAX s). On two cores a JVM under
+# this load keeps compiling for a minute or more, and compiler time counts as the server's CPU.
+warm() {
+  local urls="URLS_$1" pids="PIDS_$1" placement=non-owner started=$SECONDS line jit
+  [[ "$1" == relay* ]] && placement=next
+  while :; do
+    line=$(BENCH_PIDS="${!pids}" java -cp "$CP" io.tether.bench.StreamLoad "${!urls}" 100 16 2 10 warmup "$2" "$placement" 2000 \
+      | grep RESULT || true)
+    jit=$(grep -o 'jit_ms=[0-9]*' <<<"$line" | cut -d= -f2)
+    echo "  warming up $1 ($2): $((SECONDS - started)) s, compiler threads ${jit:-?} ms of the last 10 s" >&2
+    if (( SECONDS - started >= WARMUP )) && [[ -n "$jit" ]] && (( jit < 300 )); then break; fi
+    if (( SECONDS - started >= WARMUP_MAX )); then echo "  $1 still compiling after $WARMUP_MAX s; measuring anyway" >&2; break; fi
+  done
+}
+
+if [[ " $PARTS " == *" 1 "* ]]; then
+  echo "part 1: one node each" >&2
+  start_nodes tether tether 1
+  start_nodes relay relay 1
+  start_reference
+  for s in tether relay reference; do
+    warm "$s" sse
+    [[ "$s" != reference && " $READERS " == *" ws "* ]] && warm "$s" ws
+  done
+  for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round of $ROUNDS" >&2
+    for streams in $STREAMS; do
+      for rate in $RATES; do
+        for reader in $READERS; do
+          servers=(tether relay reference)
+          [[ "$reader" == ws ]] && servers=(tether relay)
+          n=${#servers[@]}
+          for ((k = 0; k < n; k++)); do
+            load 1 "${servers[$(( (k + round - 1) % n ))]}" "$streams" "$rate" "$reader"
+          done
+        done
+      done
+    done
+  done
+  cleanup
+  PIDS=()
+fi
+
+if [[ " $PARTS " == *" 2 "* ]]; then
+  echo "part 2: three nodes each" >&2
+  start_nodes tether tether3 3
+  start_nodes relay relay3 3
+  # Three JVMs compiling on two cores take longer to settle than one.
+  warm tether3 ws
+  warm relay3 ws
+  for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round of $ROUNDS" >&2
+    servers=(tether3 relay3)
+    for ((k = 0; k < 2; k++)); do
+      load 2 "${servers[$(( (k + round - 1) % 2 ))]}" 1000 2000 ws
+    done
+  done
+  cleanup
+  PIDS=()
+fi
+
+python3 - "$RAW" "$OUT/cpu.md" "$MEASURE" "$ROUNDS" "$WARMUP" <<'PY'
+import sys, statistics, collections, datetime, platform, os, re
+raw, out, measure, rounds, warmup = sys.argv[1:6]
+cells = collections.defaultdict(list)
+for line in open(raw):
+    kv = dict(re.findall(r"(\w+)=(\S+)", line))
+    cells[(kv["part"], int(kv["streams"]), kv["offered_per_s"], kv["readers"], kv["server"])].append(kv)
+def med(runs, key):
+    return statistics.median(float(r[key]) for r in runs)
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}×" if b else "n/a"
+L = [f"# CPU per append ({datetime.date.today()})", "",
+     f"Machine: {os.cpu_count()} cores, {platform.system()} {platform.release()}; the load generator shares it. "
+     f"Each server warmed up under load for at least {warmup} s and until its JIT compiler threads used under 3% "
+     f"of the last 10 s (the column jit shows their share of the measured window); {rounds} rounds of {measure} s "
+     "per cell (after 3 s of load), servers in rotating order; cells show the median of the rounds. CPU is "
+     "utime + stime of the server processes over the measured window (summed over a cluster's nodes), "
+     "divided by the appends acknowledged in it; each append is delivered to one live reader. "
+     f"Command: `scripts/bench-cpu.sh {measure} {rounds}`.", ""]
+keys = sorted({k[:4] for k in cells}, key=lambda k: (k[0], k[1], int(k[2]) if k[2].isdigit() else 0, k[3]))
+L += ["| part | streams | appends/s | readers | server | CPU µs/append | vs reference | vs relay | jit % | appends/s done | deliver p50 ms | deliver p99 ms | p99 vs relay | missing |",
+      "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for k in keys:
+    part = k[0]
+    servers = [s for s in ("tether", "tether3", "relay", "relay3", "reference") if (*k, s) in cells]
+    ref = cells.get((*k, "reference"))
+    relay = cells.get((*k, "relay")) or cells.get((*k, "relay3"))
+    for s in servers:
+        runs = cells[(*k, s)]
+        cpu = med(runs, "cpu_us_per_append")
+        jit = f"{100 * med(runs, 'jit_ms') / med(runs, 'cpu_ms'):.0f}" if "jit_ms" in runs[0] and s != "reference" else ""
+        vs_ref = fmt_ratio(cpu, med(ref, "cpu_us_per_append")) if ref and s.startswith("tether") else ""
+        vs_relay = fmt_ratio(cpu, med(relay, "cpu_us_per_append")) if relay and s.startswith("tether") else ""
+        p99_relay = fmt_ratio(med(runs, "deliver_p99_ms"), med(relay, "deliver_p99_ms")) if relay and s.startswith("tether") else ""
+        L.append(f"| {'1 node' if part == '1' else '3 nodes'} | {k[1]} | {k[2]} | {k[3]} | {s} | {cpu:.0f} | {vs_ref} | {vs_relay} | "
+                 f"{jit} | {med(runs, 'appends_per_s'):.0f} | {med(runs, 'deliver_p50_ms'):.2f} | {med(runs, 'deliver_p99_ms'):.2f} | {p99_relay} | "
+                 f"{sum(int(r['missing']) for r in runs)} |")
+one = cells.get(("1", 1000, "2000", "ws", "tether"))
+three = cells.get(("2", 1000, "2000", "ws", "tether3"))
+if one and three:
+    L += ["", f"Three nodes against one (1000 streams, 2000 appends/s, WebSocket): CPU per append summed over the "
+          f"three nodes is {fmt_ratio(med(three, 'cpu_us_per_append'), med(one, 'cpu_us_per_append'))} one node's."]
+L += ["", "Raw result lines:", "", "```"] + [l.rstrip() for l in open(raw)] + ["```"]
+open(out, "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+PY
