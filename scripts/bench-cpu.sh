@@ -49,7 +49,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# start_tether NAME COUNT -> sets URLS_<NAME> and PIDS_<NAME>; nodes on loopback, one Hazelcast cluster.
+# start_nodes KIND NAME COUNT: COUNT Tether nodes (KIND tether) or relay processes (KIND relay) on loopback,
+# one Hazelcast cluster; sets URLS_<NAME> (comma-separated base URLs) and PIDS_<NAME> (their process ids).
 start_nodes() { # start_nodes KIND NAME COUNT
   local kind="$1" name="$2" count="$3" i urls="" pids="" members="" ports=()
   for ((i = 0; i < count; i++)); do ports+=("$(free_port) $(free_port)"); done
