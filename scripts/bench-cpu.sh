@@ -41,9 +41,7 @@ mkdir -p "$OUT"
 
 ensure_jar
 bench_classpath
-if [[ ! -d "$ROOT/scripts/bench/node_modules/@durable-streams/server" ]]; then
-  (cd "$ROOT/scripts/bench" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+ensure_reference_server
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }

@@ -24,6 +24,13 @@ bench_classpath() {
   CP="$ROOT/target/test-classes:$ROOT/target/classes:$(cat "$ROOT/target/bench.classpath")"
 }
 
+# Installs the Durable Streams reference server the benchmarks compare against (scripts/bench), once.
+ensure_reference_server() {
+  if [[ ! -d "$ROOT/scripts/bench/node_modules/@durable-streams/server" ]]; then
+    (cd "$ROOT/scripts/bench" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # Prints a TCP port nobody listens on (loopback).
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
