@@ -178,7 +178,13 @@ start_node() {
   if alive "$i"; then
     return
   fi
-  local in_ns=()
+  local in_ns=() prio=()
+  # A node is started by whoever runs this script, and inherits its niceness. A load generator that
+  # runs niced on the same cores (scripts/faults.sh) must not pass that on to the nodes it restarts:
+  # root can take it back.
+  if (( $(nice) > 0 )) && [[ "$(id -u)" == 0 ]]; then
+    prio=(nice -n "-$(nice)")
+  fi
   if [[ "$NETNS" == on ]]; then
     netns_node "$i"
     in_ns=(ip netns exec "$(ns_name "$i")")
@@ -193,7 +199,7 @@ start_node() {
   TETHER_TOKEN_SECRET="$TOKEN_SECRET" \
   TETHER_CLUSTER_TLS_CERT="$TLS_CERT" \
   TETHER_CLUSTER_TLS_KEY="$TLS_KEY" \
-    nohup "${in_ns[@]}" java $JVM_OPTS -jar "$NODE_JAR" >>"$DIR/node-$i.log" 2>&1 &
+    nohup "${prio[@]}" "${in_ns[@]}" java $JVM_OPTS -jar "$NODE_JAR" >>"$DIR/node-$i.log" 2>&1 &
   echo $! >"$DIR/node-$i.pid"
 }
 

@@ -69,5 +69,9 @@ scripts/cluster.sh down >/dev/null 2>&1 || true
 rm -f "$TETHER_CLUSTER_DIR"/node-*.log
 scripts/cluster.sh up "$NODES" >&2
 echo "fault harness: $NODES nodes, faults $FAULTS, ${ARGS[*]:-1 round each}" >&2
-java -cp "$CP" io.tether.harness.FaultHarness --nodes "$NODES" --faults "$FAULTS" --netns "$NETNS_PREFIX" \
+# The harness is the clients: it runs niced, so that on a host where it shares the cores with the nodes
+# (2 cores here) it cannot starve them of the CPU their heartbeats need. Unniced, a cold node starting
+# under its load took 17 s and the others missed each other's heartbeats for 5 s: a split the merge
+# then had to repair. (cluster.sh starts the nodes it restarts at normal priority again, as root.)
+nice -n 10 java -cp "$CP" io.tether.harness.FaultHarness --nodes "$NODES" --faults "$FAULTS" --netns "$NETNS_PREFIX" \
   --base-port "$TETHER_BASE_PORT" --owner-idle-seconds "$TETHER_OWNER_IDLE_SECONDS" --report "$OUT/report.md" "${ARGS[@]}"
