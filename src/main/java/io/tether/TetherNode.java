@@ -150,7 +150,7 @@ public final class TetherNode {
     metrics.gauge("tether.cluster.members", "Members of the cluster as this node sees them", cluster::memberCount);
     metrics.gauge("tether.partitions.safe", "1 while every partition has its backups in place and in sync, "
         + "else 0 (during migrations, and after a member loss until its partitions are copied again)",
-        () -> cluster.isSafe() ? 1 : 0);
+        () -> cluster.lastSafe() ? 1 : 0);
     metrics.gauge("tether.stream.owners", "Active stream owners on this node (idle ones passivate)",
         services.owners()::size);
     metrics.gauge("tether.streams.local", "Streams whose primary copy lives on this member",

@@ -86,4 +86,54 @@ class ReadinessIT {
       nodes.forEach(TestNodes::stop);
     }
   }
+
+  /**
+   * The safety check asks every member and walks every partition, so an idle node runs it rarely, yet a
+   * reader always gets a current answer: reading keeps it fresh every second, and a member joining
+   * makes it false at once (a migration follows), until a check sees the cluster safe again.
+   */
+  @Test
+  void safetyIsCheckedOnlyWhenItMayHaveChangedOrIsRead() throws Exception {
+    List<TetherNode> nodes = new ArrayList<>();
+    try {
+      nodes.addAll(TestNodes.cluster("probe", 2, Map.of()));
+      var view = nodes.get(0).services().cluster();
+      await().atMost(Duration.ofSeconds(30)).until(view::isSettled);
+      // Nobody reads it: after the first reads (the settling ones) lapse, at most one check per 10 s.
+      await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500)).until(() -> {
+        long before = view.safetyProbes();
+        Thread.sleep(5_000);
+        return view.safetyProbes() - before <= 1;
+      });
+      assertThat(view.lastSafe()).as("the last answer, still fresh enough to report").isTrue();
+
+      // Read: from then on it is checked every second.
+      assertThat(view.isSafe()).isTrue();
+      long before = view.safetyProbes();
+      await().atMost(Duration.ofSeconds(10)).until(() -> view.safetyProbes() - before >= 3);
+
+      // A third member joins: unsafe right away, safe again once its backups are copied.
+      List<Boolean> seen = new CopyOnWriteArrayList<>();
+      nodes.get(0).hazelcast().getCluster().addMembershipListener(new com.hazelcast.cluster.MembershipListener() {
+        @Override
+        public void memberAdded(com.hazelcast.cluster.MembershipEvent event) {
+          seen.add(view.isSafe());
+        }
+
+        @Override
+        public void memberRemoved(com.hazelcast.cluster.MembershipEvent event) {
+        }
+      });
+      int port = TestNodes.freePort();
+      var first = nodes.get(0).config();
+      nodes.add(TestNodes.start(Map.of("TETHER_NODE_ID", first.clusterName() + "-2",
+          "TETHER_CLUSTER_NAME", first.clusterName(), "TETHER_CLUSTER_PORT", Integer.toString(port),
+          "TETHER_CLUSTER_MEMBERS", first.clusterMembers() + ",127.0.0.1:" + port)));
+      await().atMost(Duration.ofSeconds(10)).until(() -> !seen.isEmpty());
+      assertThat(seen.get(0)).as("safe, as seen right after a member joined").isFalse();
+      await().atMost(Duration.ofSeconds(120)).until(view::isSafe);
+    } finally {
+      nodes.forEach(TestNodes::stop);
+    }
+  }
 }
