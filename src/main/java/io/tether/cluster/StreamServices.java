@@ -26,6 +26,11 @@ public record StreamServices(
     TetherMetrics metrics,
     OwnerCompanion.Factory companions) {
 
+  public StreamServices {
+    // A request whose owner is on this node goes to it without the event bus.
+    router.deliverLocally(owners::deliver);
+  }
+
   public String nodeId() {
     return identity.nodeId();
   }

@@ -40,6 +40,19 @@ public final class OwnerRegistry {
     return owners.get(stream);
   }
 
+  /**
+   * Hands a request to the stream's active owner on this node, on the owner's context, as the event bus
+   * would; false if the stream has none here.
+   */
+  public boolean deliver(String stream, io.vertx.core.eventbus.Message<io.tether.wire.WireMessage> request) {
+    StreamOwner owner = owners.get(stream);
+    if (owner == null) {
+      return false;
+    }
+    owner.deliver(request);
+    return true;
+  }
+
   /** Active owners on this node. */
   public int size() {
     return owners.size();

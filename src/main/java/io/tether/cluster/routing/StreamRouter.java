@@ -72,6 +72,13 @@ public final class StreamRouter {
   private final long deadlineMillis;
   private final Set<Call<?>> inFlight = ConcurrentHashMap.newKeySet();
   private volatile long unsettledUntil;
+  private volatile LocalOwners localOwners;
+
+  /** The owners on this node, which requests reach without the event bus (see {@link LocalRequest}). */
+  public interface LocalOwners {
+    /** Hands {@code request} to the stream's owner on this node; false if there is none. */
+    boolean deliver(String stream, Message<WireMessage> request);
+  }
 
   public StreamRouter(Vertx vertx, ClusterView cluster, long requestTimeoutMillis, long deadlineMillis) {
     this.vertx = vertx;
@@ -79,6 +86,11 @@ public final class StreamRouter {
     this.cluster = cluster;
     this.requestTimeoutMillis = requestTimeoutMillis;
     this.deadlineMillis = deadlineMillis;
+  }
+
+  /** Requests whose stream has its owner on this node go to it directly from now on. */
+  public void deliverLocally(LocalOwners owners) {
+    this.localOwners = owners;
   }
 
   /** Sends {@code request} to the stream's owner; completes with its {@link StreamReply}. */
@@ -301,14 +313,39 @@ public final class StreamRouter {
              Handler<AsyncResult<Message<WireMessage>>> onAnswer) {
       long remaining = Math.max(1, deadline - System.currentTimeMillis());
       boolean open = request.retriable() && patience < remaining;
-      DeliveryOptions options = Expiry.options(open ? remaining : Math.min(patience, remaining)).setLocalOnly(localOnly);
-      long timer = !open ? -1 : vertx.setTimer(patience, t -> {
-        if (current == attempt && !promise.future().isComplete()) {
-          onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
-              "no answer from " + address + " within " + patience + " ms")));
-        }
-      });
-      eventBus.<WireMessage>request(address, body, options).onComplete(ar -> {
+      long sendTimeout = open ? remaining : Math.min(patience, remaining);
+      Future<Message<WireMessage>> answer;
+      long timer;
+      LocalOwners owners = localOwners;
+      LocalRequest local = owners == null || localOnly || !address.equals(Addresses.stream(stream)) ? null
+          : new LocalRequest(address, body, System.currentTimeMillis() + sendTimeout, context);
+      if (local != null && owners.deliver(stream, local)) {
+        // The owner is on this node: no event bus, and a request handed to a live owner here is not lost
+        // on the way, so one timer covers both cases below.
+        answer = local.answer();
+        timer = vertx.setTimer(open ? patience : sendTimeout, t -> {
+          if (!open) {
+            local.timeOut(sendTimeout);
+            return;
+          }
+          // An answer that comes before the deadline still counts (lateAnswer); after it, nobody waits.
+          vertx.setTimer(Math.max(1, sendTimeout - patience), t2 -> local.timeOut(sendTimeout));
+          if (current == attempt && !promise.future().isComplete()) {
+            onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
+                "no answer from " + address + " within " + patience + " ms")));
+          }
+        });
+      } else {
+        DeliveryOptions options = Expiry.options(sendTimeout).setLocalOnly(localOnly);
+        timer = !open ? -1 : vertx.setTimer(patience, t -> {
+          if (current == attempt && !promise.future().isComplete()) {
+            onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
+                "no answer from " + address + " within " + patience + " ms")));
+          }
+        });
+        answer = eventBus.request(address, body, options);
+      }
+      answer.onComplete(ar -> {
         if (timer >= 0) {
           vertx.cancelTimer(timer);
         }
