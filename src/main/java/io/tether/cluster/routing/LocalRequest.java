@@ -78,7 +78,11 @@ final class LocalRequest implements Message<WireMessage> {
 
   @Override
   public void reply(Object message, DeliveryOptions options) {
-    Reply reply = new Reply(address, (WireMessage) message);
+    if (!(message instanceof WireMessage wire)) {
+      fail(500, "an owner answered with " + (message == null ? "nothing" : message.getClass().getName()));
+      return;
+    }
+    Reply reply = new Reply(address, wire);
     caller.runOnContext(v -> answer.tryComplete(reply));
   }
 
