@@ -69,7 +69,8 @@ public final class ClusterView {
    * {@value #IDLE_PROBE_MILLIS} ms plus a tick counts as unsafe too.
    */
   public void startSafetyProbe(io.vertx.core.Vertx vertx) {
-    record(checkSafe());
+    Set<Member> initial = members();
+    record(checkSafe(), initial);
     hazelcast.getCluster().addMembershipListener(new MembershipListener() {
       @Override
       public void memberAdded(MembershipEvent event) {
@@ -97,11 +98,12 @@ public final class ClusterView {
       probing.set(true);
       probes++;
       long generation = membershipGeneration;
+      Set<Member> members = members();
       vertx.executeBlocking(this::checkSafe, false).onComplete(ar -> {
         probing.set(false);
         stuck = false;
         // An answer computed across a membership change says nothing about the new membership.
-        record(generation == membershipGeneration && ar.succeeded() && ar.result());
+        record(generation == membershipGeneration && ar.succeeded() && ar.result(), members);
       });
     });
   }
@@ -117,6 +119,8 @@ public final class ClusterView {
   private volatile long checkedAt = System.nanoTime();
   private volatile long lastDemand = Long.MIN_VALUE / 2;
   private volatile long probes;
+  /** The members when the last answer's check started: the answer holds for them only. */
+  private volatile Set<Member> probedMembers = Set.of();
 
   /**
    * A member joined or left: partitions migrate (or lost their backups) now, so the cluster is not safe
@@ -127,7 +131,8 @@ public final class ClusterView {
     safe = false;
   }
 
-  private void record(boolean nowSafe) {
+  private void record(boolean nowSafe, Set<Member> members) {
+    probedMembers = members;
     safe = nowSafe;
     checkedAt = System.nanoTime();
     if (nowSafe) {
@@ -146,11 +151,24 @@ public final class ClusterView {
     return lastSafe();
   }
 
-  /** The last answer of the safety probe without asking for fresher ones; false if it is stale or stuck. */
+  /**
+   * The last answer of the safety probe without asking for fresher ones; false if it is stale or stuck,
+   * or if the members are not the ones it was checked with (this holds from the moment Hazelcast's member
+   * list changes, whichever membership listener happens to run first).
+   */
   public boolean lastSafe() {
     long age = System.nanoTime() - checkedAt;
     return safe && !stuck
-        && age < java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(IDLE_PROBE_MILLIS + 2 * PROBE_TICK_MILLIS);
+        && age < java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(IDLE_PROBE_MILLIS + 2 * PROBE_TICK_MILLIS)
+        && members().equals(probedMembers);
+  }
+
+  private Set<Member> members() {
+    try {
+      return hazelcast.getCluster().getMembers();
+    } catch (RuntimeException e) {
+      return Set.of();
+    }
   }
 
   /** How many safety checks this node has run (for tests and the benchmark notes). */
