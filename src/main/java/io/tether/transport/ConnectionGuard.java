@@ -83,13 +83,31 @@ final class ConnectionGuard {
     State state = new State(connection, address, limits.openConnection(address));
     states.put(connection, state);
     state.arm(headerTimeoutMillis, "header_timeout");
-    connection.closeHandler(v -> {
-      states.remove(connection);
-      state.disarm();
-      if (state.admitted) {
-        limits.closeConnection(address);
-      }
-    });
+    connection.closeHandler(v -> closed(state));
+  }
+
+  /** The connection is gone: its place under the per-address limit is free again. Runs once. */
+  private void closed(State state) {
+    if (states.remove(state.connection) == null) {
+      return;
+    }
+    state.disarm();
+    if (state.admitted) {
+      limits.closeConnection(state.address);
+    }
+  }
+
+  private static final String UPGRADE = "tether.connection.upgrade";
+
+  /**
+   * The request of {@code ctx} became a WebSocket. Vert.x hands the socket to a connection object of its
+   * own, so the HTTP connection's close handler never runs and the request never ends: the socket's owner
+   * must run the returned action when the socket closes, or the connection's place under the per-address
+   * limit (and this guard's record of it) would be held for the life of the node.
+   */
+  static Runnable upgraded(RoutingContext ctx) {
+    java.util.function.Supplier<Runnable> upgrade = ctx.get(UPGRADE);
+    return upgrade == null ? () -> { } : upgrade.get();
   }
 
   /**
@@ -111,6 +129,12 @@ final class ConnectionGuard {
     }
     state.requests++;
     state.disarm();
+    ctx.put(UPGRADE, (java.util.function.Supplier<Runnable>) () -> {
+      state.requests--;
+      state.upgraded = true;
+      state.disarm();
+      return () -> closed(state);
+    });
     ctx.addEndHandler(ar -> {
       state.requests--;
       if (ctx.response().getStatusCode() == 101) {

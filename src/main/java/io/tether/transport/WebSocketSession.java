@@ -74,6 +74,8 @@ final class WebSocketSession implements LiveSubscription.Listener {
   private ServerWebSocket socket;
   private EventFormat format;
   private long heartbeat = -1;
+  /** Frees the connection's place under the per-address limit (see {@link ConnectionGuard#upgraded}). */
+  private Runnable unguard = () -> { };
   private boolean done;
   /** Appends from one socket are sent one after the other, so they are applied in the order sent. */
   private Future<?> appends = Future.succeededFuture();
@@ -105,6 +107,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
         return;
       }
       socket = ar.result();
+      unguard = ConnectionGuard.upgraded(ctx);
       socket.setWriteQueueMaxSize(services.config().maxReadBytes());
       socket.closeHandler(v -> finish());
       socket.exceptionHandler(e -> log.debug("WebSocket error on {}: {}", stream, e.getMessage()));
@@ -456,5 +459,6 @@ final class WebSocketSession implements LiveSubscription.Listener {
     }
     subscription.close();
     release.run();
+    unguard.run();
   }
 }

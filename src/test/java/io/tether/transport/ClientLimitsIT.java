@@ -248,4 +248,22 @@ class ClientLimitsIT {
         "GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
         DEADLINE).status() == 200);
   }
+
+  /**
+   * A closed WebSocket gives its place back: a client that opened and closed more WebSockets over time
+   * than it may hold at once is still served.
+   */
+  @Test
+  void closedWebSocketsGiveTheirPlaceBack() throws Exception {
+    long baselineSockets = (long) node.services().metrics().totalConnections();
+    for (int i = 0; i < 3 * PER_ADDRESS; i++) {
+      try (var socket = http.ws(stream + "?offset=now&live=ws")) {
+        await().atMost(DEADLINE).until(() -> !socket.frames("control").isEmpty());
+      }
+      await().atMost(DEADLINE).until(() -> node.services().metrics().totalConnections() == baselineSockets);
+    }
+    await().atMost(DEADLINE).until(() -> RawHttp.exchange(node.httpPort(),
+        "GET /health/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
+        DEADLINE).status() == 200);
+  }
 }
