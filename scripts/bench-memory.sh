@@ -58,18 +58,10 @@ export TETHER_BASE_PORT=$HTTP_BASE TETHER_CLUSTER_BASE_PORT=$CLUSTER_BASE TETHER
   TETHER_JAR="$WORK/tether.jar" TETHER_TOKEN_SECRET="$TOKEN_SECRET" TETHER_CLUSTER_DIR="$WORK/nodes-1"
 trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
 
-# start_nodes N: nodes 1..N as one cluster (scripts/cluster.sh up, in a directory of their own); waits
-# until each is ready and sees N members.
+# start_nodes N: nodes 1..N as one cluster, in a directory of their own (see bench_cluster_up).
 start_nodes() {
-  local n="$1" i
-  for i in $(seq 1 "$n"); do
-    if curl -s -o /dev/null "http://127.0.0.1:$((HTTP_BASE + i))/"; then
-      echo "port $((HTTP_BASE + i)) is already in use: stop whatever listens there first" >&2
-      return 1
-    fi
-  done
-  export TETHER_CLUSTER_DIR="$WORK/nodes-$n" TETHER_CLUSTER_NAME="$CLUSTER_NAME-$n"
-  scripts/cluster.sh up "$n" >&2
+  export TETHER_CLUSTER_DIR="$WORK/nodes-$1" TETHER_CLUSTER_NAME="$CLUSTER_NAME-$1"
+  bench_cluster_up "$1" "$HTTP_BASE" "$TETHER_CLUSTER_DIR" "$TETHER_CLUSTER_NAME"
 }
 
 # urls N: the base URLs of nodes 1..N.

@@ -47,3 +47,17 @@ wait_ready() {
     sleep 0.2
   done
 }
+
+# bench_cluster_up N HTTP_BASE DIR NAME: nodes 1..N as one cluster named NAME (scripts/cluster.sh up with
+# TETHER_BASE_PORT=HTTP_BASE, state in DIR); refuses if one of their HTTP ports is taken, and returns
+# once each node is ready and sees N members. The caller exports the rest of cluster.sh's settings.
+bench_cluster_up() {
+  local n="$1" base="$2" dir="$3" name="$4" i
+  for i in $(seq 1 "$n"); do
+    if curl -s -o /dev/null "http://127.0.0.1:$((base + i))/"; then
+      echo "port $((base + i)) is already in use: stop whatever listens there first" >&2
+      return 1
+    fi
+  done
+  TETHER_BASE_PORT="$base" TETHER_CLUSTER_DIR="$dir" TETHER_CLUSTER_NAME="$name" "$ROOT/scripts/cluster.sh" up "$n" >&2
+}

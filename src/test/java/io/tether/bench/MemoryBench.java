@@ -76,8 +76,8 @@ public final class MemoryBench {
   static final int PAYLOAD = 32;
   private static final int WARMUP = 50;
   private static final int WARMUP_ENTRIES = 1500;
-  private static final Pattern HISTO_LINE = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)");
-  private static final Pattern HISTO_TOTAL = Pattern.compile("^Total\\s+(\\d+)\\s+(\\d+)");
+  static final Pattern HISTO_LINE = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+(\\d+)\\s+(\\S+)");
+  static final Pattern HISTO_TOTAL = Pattern.compile("^Total\\s+(\\d+)\\s+(\\d+)");
   private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
 
   private final String label;
@@ -722,7 +722,7 @@ public final class MemoryBench {
     return 0;
   }
 
-  private static String jcmd(String pid, String command) throws Exception {
+  static String jcmd(String pid, String command) throws Exception {
     Process p = new ProcessBuilder("jcmd", pid, command).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (p.waitFor() != 0) {

@@ -307,20 +307,28 @@ public final class StreamLoad {
     }
 
     void record(String data) {
-      long now = System.nanoTime();
-      int i = 0;
-      while ((i = data.indexOf("t=", i)) >= 0) {
-        int end = data.indexOf(';', i);
-        if (end < 0) {
-          break;
-        }
-        long sent = Long.parseLong(data.substring(i + 2, end));
-        if (sent >= measureStart.get()) {
-          delivery.recordValue(Math.max(1, (now - sent) / 1000));
-          delivered.incrementAndGet();
-        }
-        i = end + 1;
+      recordSendTimes(data, measureStart.get(), delivery, delivered);
+    }
+  }
+
+  /**
+   * Records the latency (µs, to now) of each {@code t=<nanos>;} send time in a delivered payload that is
+   * not before {@code since}, and counts it as delivered.
+   */
+  static void recordSendTimes(String data, long since, Recorder latency, AtomicLong delivered) {
+    long now = System.nanoTime();
+    int i = 0;
+    while ((i = data.indexOf("t=", i)) >= 0) {
+      int end = data.indexOf(';', i);
+      if (end < 0) {
+        break;
       }
+      long sent = Long.parseLong(data.substring(i + 2, end));
+      if (sent >= since) {
+        latency.recordValue(Math.max(1, (now - sent) / 1000));
+        delivered.incrementAndGet();
+      }
+      i = end + 1;
     }
   }
 
