@@ -173,13 +173,23 @@ class SecurityIT {
           .map(ILoggingEvent::getFormattedMessage).filter(m -> m.startsWith("Open to anyone")).toList();
       assertThat(warnings).hasSize(1);
       assertThat(warnings.get(0)).contains("TETHER_API_KEY").contains("TETHER_STREAM_AUTH=open")
-          .contains("TETHER_ADMIN_TOKEN").contains("TETHER_METRICS_TOKEN");
+          .contains("TETHER_ADMIN_TOKEN").contains("TETHER_METRICS_TOKEN").contains("TETHER_TOKEN_SECRET");
+      assertThat(appender.list).filteredOn(e -> e.getLevel() == Level.WARN).hasSize(1);
       appender.list.clear();
 
+      // Everything closed but the token secret: one warning, about that alone.
       TetherNode closed = TestNodes.start(Map.of("TETHER_API_KEY", "k", "TETHER_STREAM_AUTH", "writes",
           "TETHER_ADMIN_TOKEN", "a", "TETHER_METRICS_TOKEN", "m"));
       TestNodes.stop(closed);
       assertThat(appender.list).noneMatch(e -> e.getFormattedMessage().startsWith("Open to anyone"));
+      assertThat(appender.list).filteredOn(e -> e.getLevel() == Level.WARN).singleElement()
+          .satisfies(e -> assertThat(e.getFormattedMessage()).startsWith("TETHER_TOKEN_SECRET is not set"));
+      appender.list.clear();
+
+      TetherNode secured = TestNodes.start(Map.of("TETHER_API_KEY", "k", "TETHER_STREAM_AUTH", "writes",
+          "TETHER_ADMIN_TOKEN", "a", "TETHER_METRICS_TOKEN", "m", "TETHER_TOKEN_SECRET", "s".repeat(40)));
+      TestNodes.stop(secured);
+      assertThat(appender.list).noneMatch(e -> e.getLevel() == Level.WARN);
     } finally {
       logger.detachAppender(appender);
     }
