@@ -144,6 +144,7 @@ public final class TetherNode {
     StreamServices services = new StreamServices(vertx, config, identity, new StreamStore(hazelcast), cluster,
         new StreamRouter(vertx, cluster, config.requestTimeoutMillis(), config.routeDeadlineMillis()),
         new OwnerRegistry(), new LiveRegistry(), metrics, companions);
+    services.router().onTimeout(metrics::routeTimedOut);
     String secret = tokenSecret(config, hazelcast);
     AccessGate gate = new AccessGate(new TokenService(vertx, secret, config.tokenTtlSeconds()), config.apiKey(),
         config.streamAuth(), new KeyedIds(secret));

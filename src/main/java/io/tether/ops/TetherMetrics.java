@@ -30,6 +30,7 @@ public final class TetherMetrics {
   private final Counter failovers;
   private final Counter slowConsumersCut;
   private final Counter passivations;
+  private final Counter routeTimeouts;
 
   public TetherMetrics() {
     appends = Counter.builder("tether.appends").description("Appends accepted by stream owners on this node")
@@ -51,6 +52,14 @@ public final class TetherMetrics {
         .description("Live connections closed because they could not keep up").register(registry);
     passivations = Counter.builder("tether.owner.passivations")
         .description("Stream owners retired after TETHER_OWNER_IDLE_SECONDS without activity").register(registry);
+    routeTimeouts = Counter.builder("tether.route.timeouts")
+        .description("Requests to stream owners that got no answer within their attempt timeout (retried while "
+            + "retriable, else answered 503 outcome_unknown)").register(registry);
+    // Heap, threads and CPU of this process, for the dashboard and the heap alert (k8s/monitoring).
+    new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
     for (String transport : new String[] {"sse", "long-poll", "websocket"}) {
       connections(transport);
     }
@@ -96,6 +105,10 @@ public final class TetherMetrics {
     if (failover) {
       failovers.increment();
     }
+  }
+
+  public void routeTimedOut() {
+    routeTimeouts.increment();
   }
 
   public void slowConsumerCut() {

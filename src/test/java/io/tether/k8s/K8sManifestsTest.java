@@ -1,5 +1,6 @@
 package io.tether.k8s;
 
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -15,6 +16,8 @@ import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.fabric8.openshift.api.model.monitoring.v1.PodMonitor;
+import io.fabric8.openshift.api.model.monitoring.v1.PrometheusRule;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
@@ -41,7 +44,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The Kubernetes manifests, validated offline: every object of the rendered base, of the API-discovery
- * overlay, of the ingress examples and of the pod killer must be a valid object of its Kubernetes type
+ * overlay, of the ingress examples, of the pod killer and of the monitoring kit must be a valid object of its Kubernetes type
  * (no unknown or misplaced field), and the objects must fit together.
  */
 class K8sManifestsTest {
@@ -268,10 +271,48 @@ class K8sManifestsTest {
   }
 
   @Test
+  void theMonitoringKitScrapesThePodsAndAlertsOnWhatMatters() {
+    List<HasMetadata> objects = typed(Kustomize.render(K8S.resolve("monitoring")));
+    StatefulSet set = one(typed(Kustomize.render(K8S.resolve("base"))), StatefulSet.class, "tether");
+    var pod = set.getSpec().getTemplate();
+    Container container = pod.getSpec().getContainers().get(0);
+
+    PodMonitor monitor = one(objects, PodMonitor.class, "tether");
+    assertThat(selects(monitor.getSpec().getSelector().getMatchLabels(), pod.getMetadata().getLabels()))
+        .as("the PodMonitor selects the Tether pods").isTrue();
+    assertThat(monitor.getSpec().getPodMetricsEndpoints()).singleElement().satisfies(endpoint -> {
+      assertThat(container.getPorts()).anyMatch(p -> p.getName().equals(endpoint.getPort()));
+      assertThat(endpoint.getPath()).isEqualTo("/metrics");
+      // /metrics wants the metrics token: the scrape sends the one the pods read from their Secret.
+      assertThat(endpoint.getAuthorization().getCredentials().getKey()).isEqualTo("TETHER_METRICS_TOKEN");
+      assertThat(container.getEnvFrom()).anyMatch(from -> from.getSecretRef() != null
+          && from.getSecretRef().getName().equals(endpoint.getAuthorization().getCredentials().getName()));
+    });
+
+    PrometheusRule rules = one(objects, PrometheusRule.class, "tether");
+    var alerts = rules.getSpec().getGroups().stream().flatMap(g -> g.getRules().stream()).toList();
+    assertThat(alerts).extracting(r -> r.getAlert()).contains("TetherOwnerFailovers", "TetherPartitionsUnreplicated",
+        "TetherRouteTimeouts", "TetherSlowConsumerCuts", "TetherHeapHigh");
+    assertThat(alerts).allSatisfy(r -> {
+      assertThat(r.getExpr().getStrVal()).as(r.getAlert()).isNotBlank();
+      assertThat(r.getLabels()).as(r.getAlert()).containsKey("severity");
+      assertThat(r.getAnnotations()).as(r.getAlert()).containsKeys("summary", "description");
+    });
+
+    ConfigMap dashboard = one(objects, ConfigMap.class, "tether-dashboard");
+    assertThat(dashboard.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1");
+    JsonObject json = new JsonObject(dashboard.getData().get("tether-dashboard.json"));
+    var panels = json.getJsonArray("panels").stream().map(JsonObject.class::cast)
+        .filter(p -> !"row".equals(p.getString("type"))).toList();
+    assertThat(panels).isNotEmpty().allSatisfy(p -> assertThat(p.getJsonArray("targets")).as(p.getString("title"))
+        .isNotEmpty().allSatisfy(t -> assertThat(((JsonObject) t).getString("expr")).isNotBlank()));
+  }
+
+  @Test
   void theRenderingMatchesKubectlKustomizeWhereKubectlIsInstalled() throws Exception {
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/kubectl")) || Files.isExecutable(Path.of("/usr/local/bin/kubectl")),
         "kubectl is not installed");
-    for (String dir : List.of("base", "overlays/api-discovery")) {
+    for (String dir : List.of("base", "overlays/api-discovery", "monitoring")) {
       Process process = new ProcessBuilder("kubectl", "kustomize", K8S.resolve(dir).toString()).redirectErrorStream(true).start();
       String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();

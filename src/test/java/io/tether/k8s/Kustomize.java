@@ -16,15 +16,16 @@ import java.util.Set;
 
 /**
  * Renders a kustomization the way {@code kubectl kustomize} does, for the features the manifests in
- * {@code k8s/} use: {@code resources} (files, or directories holding a kustomization) and
+ * {@code k8s/} use: {@code resources} (files, or directories holding a kustomization),
  * {@code patches} given by {@code path} (strategic merge: maps merge, lists of named objects merge by
- * name, other lists are replaced). Any other kustomization field fails the render, so a manifest that
+ * name, other lists are replaced) and {@code configMapGenerator} from {@code files} without a name hash. Any other kustomization field fails the render, so a manifest that
  * starts using one cannot be validated against a wrong rendering. Where {@code kubectl} is installed,
  * {@link K8sManifestsTest} also checks this rendering against it.
  */
 final class Kustomize {
 
-  private static final Set<String> SUPPORTED = Set.of("apiVersion", "kind", "resources", "patches");
+  private static final Set<String> SUPPORTED = Set.of("apiVersion", "kind", "resources", "patches",
+      "configMapGenerator");
 
   private Kustomize() {
   }
@@ -41,6 +42,9 @@ final class Kustomize {
       Path path = dir.resolve((String) resource).normalize();
       objects.addAll(Files.isDirectory(path) ? render(path) : documents(path));
     }
+    for (Object entry : list(kustomization.get("configMapGenerator"))) {
+      objects.add(configMap(dir, entry));
+    }
     for (Object entry : list(kustomization.get("patches"))) {
       @SuppressWarnings("unchecked")
       Map<String, Object> patchRef = (Map<String, Object>) entry;
@@ -55,6 +59,40 @@ final class Kustomize {
       merge(target, patch);
     }
     return objects;
+  }
+
+  /** A generated ConfigMap: each of {@code files} under its file name; only a name without hash is supported. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> configMap(Path dir, Object entry) {
+    Map<String, Object> generator = (Map<String, Object>) entry;
+    if (!Set.of("name", "files", "options").containsAll(generator.keySet())) {
+      throw new IllegalArgumentException(dir + ": configMapGenerator fields " + generator.keySet() + " are not supported");
+    }
+    Map<String, Object> options = (Map<String, Object>) generator.getOrDefault("options", Map.of());
+    if (!Set.of("disableNameSuffixHash", "labels").containsAll(options.keySet())
+        || !Boolean.TRUE.equals(options.get("disableNameSuffixHash"))) {
+      throw new IllegalArgumentException(dir + ": only configMapGenerator options disableNameSuffixHash: true and labels");
+    }
+    Map<String, Object> data = new LinkedHashMap<>();
+    for (Object file : list(generator.get("files"))) {
+      Path path = dir.resolve((String) file);
+      try {
+        data.put(path.getFileName().toString(), Files.readString(path));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    Map<String, Object> metadata = new LinkedHashMap<>();
+    metadata.put("name", generator.get("name"));
+    if (options.containsKey("labels")) {
+      metadata.put("labels", new LinkedHashMap<>((Map<String, Object>) options.get("labels")));
+    }
+    Map<String, Object> configMap = new LinkedHashMap<>();
+    configMap.put("apiVersion", "v1");
+    configMap.put("kind", "ConfigMap");
+    configMap.put("metadata", metadata);
+    configMap.put("data", data);
+    return configMap;
   }
 
   static List<Map<String, Object>> documents(Path file) {

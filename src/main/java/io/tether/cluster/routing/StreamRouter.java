@@ -93,6 +93,13 @@ public final class StreamRouter {
     this.localOwners = owners;
   }
 
+  private volatile Runnable onTimeout = () -> { };
+
+  /** Runs {@code hook} for every attempt that got no answer within its timeout (for the metrics). */
+  public void onTimeout(Runnable hook) {
+    this.onTimeout = hook;
+  }
+
   /** Sends {@code request} to the stream's owner; completes with its {@link StreamReply}. */
   public Future<StreamReply> request(String stream, StreamRequest request) {
     return this.<StreamReply>call(stream, request);
@@ -225,6 +232,7 @@ public final class StreamRouter {
           // An owner stepped down (passivated) with the request queued and unread: never applied.
           retry(0, "discarded by an owner stepping down", true);
         } else if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT) {
+          onTimeout.run();
           if (request.retriable()) {
             // The address may name a member that is gone: ask the partition's node this time.
             timeouts++;
@@ -290,6 +298,7 @@ public final class StreamRouter {
     void activationFailed(Throwable cause) {
       if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT && !discarded(cause)) {
         timeouts++;
+        onTimeout.run();
       }
       if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
         promise.tryFail(recipientFailure(re));

@@ -49,6 +49,10 @@ class SlowOwnerIT {
     TestNodes.stop(node);
   }
 
+  private static double routeTimeouts() {
+    return node.services().metrics().registry().get("tether.route.timeouts").counter().count();
+  }
+
   private static int partition(String key) {
     return node.hazelcast().getPartitionService().getPartition(key).getPartitionId();
   }
@@ -87,6 +91,7 @@ class SlowOwnerIT {
       }
       return null;
     });
+    double timeoutsBefore = routeTimeouts();
     try {
       long t0 = System.nanoTime();
       StreamReply answer = Await.result(node.services().router().request(name,
@@ -94,6 +99,8 @@ class SlowOwnerIT {
       long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
 
       assertThat(answer.detail()).as("answered after %d ms", tookMillis).isEqualTo("copy 1");
+      assertThat(routeTimeouts() - timeoutsBefore).as("tether_route_timeouts_total counts the attempt that timed out")
+          .isGreaterThanOrEqualTo(1);
     } finally {
       release.countDown();
       blocker.toCompletableFuture().get(10, TimeUnit.SECONDS);
