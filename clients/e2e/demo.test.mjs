@@ -176,3 +176,32 @@ test('the owner node is SIGKILLed mid-answer and the page still gets the complet
   }
   await context.close();
 });
+
+test("the page's node is down for 10 s mid-answer: the page is back on WebSocket with the whole answer", async () => {
+  // The page is served by a node that does not own the session, so the answer goes on while it is down.
+  const created = await (await fetch(`${NODES[0]}/v1/sessions`, { method: 'POST', body: '{"device":"down-test"}' })).json();
+  const session = { id: created.sessionId, token: created.token };
+  const admin = await (await fetch(`${NODES[0]}/v1/admin/streams/sessions/${session.id}`)).json();
+  const owner = Number(admin.owner.nodeId.replace('node-', ''));
+  const pageNode = (owner % 3) + 1;
+  const base = NODES[pageNode - 1];
+  const { context, page } = await openDemo(base, `#s=${session.id}&t=${session.token}&d=down-test`);
+  assert.equal(await page.getAttribute('#badge', 'data-transport'), 'websocket');
+  await ask(page, 'Keep talking while my node is away');
+  await until(async () => (await renderedAnswer(page))?.length > 30, 'the answer to start');
+  cluster('stop', String(pageNode));
+  try {
+    const down = Date.now();
+    await until(async () => (await page.getAttribute('#badge', 'data-status')) !== 'open', 'the page to lose its node');
+    // The fault itself: the node stays away for 10 s, every connection to it refused.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - down))));
+  } finally {
+    cluster('start', String(pageNode));
+  }
+  const expected = await completed(NODES[owner - 1], session);
+  await until(async () => (await renderedAnswer(page)) === expected, 'the page to show the whole answer');
+  await until(async () => (await page.getAttribute('#badge', 'data-transport')) === 'websocket'
+    && (await page.getAttribute('#badge', 'data-status')) === 'open', 'the page to be back on WebSocket');
+  assert.equal(await page.locator('.message.assistant').count(), 1);
+  await context.close();
+});

@@ -25,6 +25,7 @@
  *   heartbeatTimeoutMs?: number,
  *   backoff?: {initialMs?: number, maxMs?: number},
  *   failuresBeforeFallback?: number,
+ *   upgradeAfterMs?: number,
  *   fetch?: typeof fetch,
  *   WebSocket?: any,
  *   random?: () => number
@@ -104,6 +105,11 @@ export class TetherSession {
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 50_000;
     this.backoff = options.backoff ?? {};
     this.failuresBeforeFallback = options.failuresBeforeFallback ?? 2;
+    // On a fallback transport, how long before trying the preferred one again (doubles on each failed
+    // try, up to 10 minutes).
+    this.upgradeAfterMs = options.upgradeAfterMs ?? 30_000;
+    this.upgradeDelay = this.upgradeAfterMs;
+    this.upgradeTimer = null;
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this.random = options.random ?? Math.random;
@@ -260,23 +266,64 @@ export class TetherSession {
     this.everConnected = true;
     this.failures = 0;
     this.update({ status: 'open', attempt: 0 });
+    if (this.transportIndex === 0) {
+      this.upgradeDelay = this.upgradeAfterMs;
+    } else {
+      // A fallback transport works; the preferred one may work again later (a proxy fixed, a network
+      // changed): try it after a while, from the offset reached by then.
+      clearTimeout(this.upgradeTimer);
+      this.upgradeTimer = setTimeout(() => {
+        if (attempt !== this.current || this.closed || this.paused) return;
+        this.upgradeDelay = Math.min(this.upgradeDelay * 2, 600_000);
+        this.transportIndex = 0;
+        this.failures = 0;
+        this.open(true);
+      }, this.upgradeDelay);
+    }
   }
 
-  /** A transport stopped: try again with backoff, falling back to the next transport if it never opened. */
+  /**
+   * A transport stopped: try again with backoff. If it never opened, it may be blocked (a proxy that
+   * refuses WebSocket upgrades or buffers SSE): after `failuresBeforeFallback` such failures the next
+   * transport is tried, but only if the server answers plain HTTP. A server that does not answer at all
+   * (the node is down, the network is gone) is no reason to leave a transport that works when it is back.
+   */
   ended(attempt, reason) {
     this.teardown();
     if (this.closed || this.paused) return;
-    if (!attempt.opened) {
-      this.failures += 1;
-      if (this.failures >= this.failuresBeforeFallback && this.transportIndex < this.transports.length - 1) {
+    const tries = this.connection.attempt + 1;
+    this.update({ status: 'reconnecting', attempt: tries, error: reason ?? null });
+    const retry = () => {
+      if (this.closed || this.paused || this.current) return;
+      const delay = reason === 'moved' ? 0 : backoffDelay(tries - 1, this.backoff, this.random);
+      this.retryTimer = setTimeout(() => this.open(true), delay);
+    };
+    if (attempt.opened) return retry();
+    this.failures += 1;
+    if (this.failures < this.failuresBeforeFallback || this.transportIndex >= this.transports.length - 1) {
+      return retry();
+    }
+    this.reachable().then((up) => {
+      if (up) {
         this.transportIndex += 1;
         this.failures = 0;
       }
+      retry();
+    });
+  }
+
+  /** Whether the server answers plain HTTP (`/health/live`), within 5 s. */
+  async reachable() {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 5_000);
+    try {
+      const response = await this.fetch(`${this.baseUrl}/health/live`, { signal: controller.signal });
+      return response.ok;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
     }
-    const tries = this.connection.attempt + 1;
-    const delay = reason === 'moved' ? 0 : backoffDelay(tries - 1, this.backoff, this.random);
-    this.update({ status: 'reconnecting', attempt: tries, error: reason ?? null });
-    this.retryTimer = setTimeout(() => this.open(true), delay);
   }
 
   /** The offset left the ring: continue from the snapshot, which the app renders instead. */
@@ -302,6 +349,7 @@ export class TetherSession {
   teardown() {
     clearTimeout(this.retryTimer);
     clearTimeout(this.watchdog);
+    clearTimeout(this.upgradeTimer);
     if (this.current) {
       this.current.aborted = true;
       this.current.abort();

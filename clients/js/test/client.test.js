@@ -117,6 +117,8 @@ test('a WebSocket that never opens falls back to SSE, and SSE to long-poll', asy
     failuresBeforeFallback: 2,
     fetch: async (url) => {
       urls.push(url);
+      // The server answers plain HTTP: the transports themselves are blocked.
+      if (url.endsWith('/health/live')) return new Response('{}', { status: 200 });
       return new Response('refused', { status: 502 });
     },
   });
@@ -240,6 +242,7 @@ test('a socket accepted and cut before its first frame counts as a failure, so t
   const s = session({
     fetch: async (url) => {
       urls.push(url);
+      if (url.endsWith('/health/live')) return new Response('{}', { status: 200 });
       return new Response('no', { status: 502 });
     },
   });
@@ -251,5 +254,59 @@ test('a socket accepted and cut before its first frame counts as a failure, so t
   }
   await until(() => urls.some((u) => u.includes('live=sse')));
   assert.equal(s.state.transport, 'sse');
+  s.close();
+});
+
+test('a server that does not answer at all (node down) is not a blocked transport: the client stays on WebSocket', async () => {
+  const urls = [];
+  const s = session({
+    fetch: async (url) => {
+      urls.push(url);
+      throw new TypeError('fetch failed: connection refused');
+    },
+  });
+  s.connect();
+  for (let i = 0; i < 5; i++) {
+    await until(() => FakeSocket.made.length === i + 1);
+    FakeSocket.made[i].drop(1006);
+  }
+  await until(() => FakeSocket.made.length === 6);
+  assert.equal(s.state.transport, 'websocket');
+  assert.ok(urls.every((u) => u.endsWith('/health/live')), `only reachability checks, no fallback: ${urls}`);
+  // The node is back: the WebSocket opens and the client is live on it.
+  FakeSocket.made[5].open();
+  await until(() => s.state.status === 'open');
+  assert.equal(s.state.transport, 'websocket');
+  s.close();
+});
+
+test('on a fallback transport the client tries WebSocket again later and stays on it once it works', async () => {
+  const encoder = new TextEncoder();
+  const s = session({
+    transports: ['websocket', 'sse'],
+    upgradeAfterMs: 30,
+    fetch: async (url, init) => {
+      if (url.endsWith('/health/live')) return new Response('{}', { status: 200 });
+      // An SSE stream that stays open after its first control event, until the client aborts it.
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(encoder.encode(`event: control\ndata:{"streamNextOffset":"${off(1)}"}\n\n`));
+          init?.signal?.addEventListener('abort', () => controller.error(new Error('aborted')));
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+    },
+  });
+  s.connect();
+  for (let i = 0; i < 2; i++) {
+    await until(() => FakeSocket.made.length === i + 1);
+    FakeSocket.made[i].drop(1006);
+  }
+  await until(() => s.state.transport === 'sse' && s.state.status === 'open');
+  // After upgradeAfterMs on SSE, a new WebSocket is tried from the offset reached; it works.
+  await until(() => FakeSocket.made.length === 3);
+  assert.ok(FakeSocket.made[2].url.includes(`offset=${off(1)}`), FakeSocket.made[2].url);
+  FakeSocket.made[2].open();
+  await until(() => s.state.transport === 'websocket' && s.state.status === 'open');
   s.close();
 });
