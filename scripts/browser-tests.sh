@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The browser client's unit tests, then the demo chat's end-to-end tests in a real browser:
-# Debian's Chromium driven by playwright-core, against a 3-node cluster of this build
-# (HTTP ports 24081-24083, Hazelcast 24701-24703). Installs Chromium (apt) and playwright-core (npm)
-# when they are missing. A screenshot of the final page lands in target/e2e/demo.png.
+# The JS clients, then the browser end-to-end tests, against a 3-node cluster of this build (HTTP ports
+# 24081-24083, Hazelcast 24701-24703):
+#   - @tether/client (clients/js): unit tests in Node;
+#   - @tether/ai-sdk (clients/aisdk): type declarations checked, both packages installed from their
+#     tarballs, then the transport driven by the AI SDK's Chat in Node against the cluster;
+#   - @durable-streams/aisdk-transport (the protocol's own AI SDK transport) writing to and reading
+#     from the cluster, unchanged (clients/aisdk/interop);
+#   - the demo chat and the AI SDK example app (clients/aisdk/example, built with Vite) in Debian's
+#     Chromium driven by playwright-core (clients/e2e).
+# Installs Chromium (apt) and the npm packages (from the lock files) when they are missing. Screenshots
+# of the final pages land in target/e2e/.
 #
 #   scripts/browser-tests.sh
 set -euo pipefail
@@ -19,8 +26,21 @@ fi
 echo "== browser client unit tests (clients/js)"
 (cd "$ROOT/clients/js" && node --test test/)
 
-echo "== demo end-to-end tests (clients/e2e)"
-(cd "$ROOT/clients/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+NPM_CI=(npm ci --no-audit --no-fund --loglevel=error)
+echo "== AI SDK transport: install and type-check (clients/aisdk)"
+(cd "$ROOT/clients/aisdk" && "${NPM_CI[@]}" && npm run -s typecheck)
+
+echo "== @tether/client and @tether/ai-sdk install from their package tarballs"
+PACKED=$(mktemp -d)
+(cd "$PACKED" && npm pack --silent "$ROOT/clients/js" "$ROOT/clients/aisdk" >/dev/null && npm init -y >/dev/null \
+  && npm install --no-audit --no-fund --loglevel=error ./*.tgz "ai@$(node -p "require('$ROOT/clients/aisdk/package.json').devDependencies.ai")" \
+  && node -e "import('@tether/ai-sdk').then((m) => { if (typeof m.TetherChatTransport !== 'function') process.exit(1); })")
+rm -rf "$PACKED"
+
+echo "== AI SDK example app build (clients/aisdk/example, Vite)"
+(cd "$ROOT/clients/aisdk/example" && "${NPM_CI[@]}" && npx vite build --logLevel warn)
+
+(cd "$ROOT/clients/e2e" && "${NPM_CI[@]}")
 ensure_jar
 export TETHER_BASE_PORT=24080 TETHER_CLUSTER_BASE_PORT=24700 TETHER_CLUSTER_NAME="e2e-$$"
 # A simulated answer takes about 8 s (80 words at 10 per second): long enough to cut the network,
@@ -29,5 +49,10 @@ export TETHER_SIM_TOKENS_PER_SECOND=10 TETHER_SIM_ANSWER_WORDS=80 TETHER_HEARTBE
 export E2E_NODES="http://127.0.0.1:24081,http://127.0.0.1:24082,http://127.0.0.1:24083"
 trap '"$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/cluster.sh" up 3
+echo "== AI SDK transport driven by the SDK's Chat against the cluster (clients/aisdk, Node)"
+(cd "$ROOT/clients/aisdk" && TETHER_NODES="$E2E_NODES" node --test --test-concurrency=1 --test-timeout=120000 test/)
+echo "== the Durable Streams project's AI SDK transport against the cluster, unchanged (clients/aisdk/interop)"
+(cd "$ROOT/clients/aisdk/interop" && "${NPM_CI[@]}" && TETHER_NODES="$E2E_NODES" node --test --test-timeout=120000)
+echo "== demo chat and AI SDK example end-to-end (clients/e2e, Chromium)"
 (cd "$ROOT/clients/e2e" && node --test --test-concurrency=1 --test-timeout=180000)
-echo "screenshot: target/e2e/demo.png"
+echo "screenshots: target/e2e/demo.png, target/e2e/aisdk.png"

@@ -5,46 +5,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { NODES, ROOT, SHOTS, launchChromium, until, api } from './support.mjs';
 
-const NODES = (process.env.E2E_NODES ?? 'http://127.0.0.1:24081,http://127.0.0.1:24082,http://127.0.0.1:24083').split(',');
-const ROOT = new URL('../../', import.meta.url).pathname;
-const SHOTS = `${ROOT}target/e2e`;
-const DEADLINE = 60_000;
 let browser;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
 });
-
-/** Polls `condition` (async) until it is truthy or the deadline passes. */
-async function until(condition, what, ms = DEADLINE) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await condition().catch(() => null);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function api(base, path, token, init = {}) {
-  const response = await fetch(`${base}${path}`, {
-    ...init, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...(init.headers ?? {}) },
-  });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
-  return body;
-}
 
 /** The session the page shows, from its URL. */
 async function sessionOf(page) {

@@ -26,6 +26,7 @@
  *   backoff?: {initialMs?: number, maxMs?: number},
  *   failuresBeforeFallback?: number,
  *   upgradeAfterMs?: number,
+ *   renewToken?: (error: TetherError) => Promise<string | null | undefined> | string | null | undefined,
  *   fetch?: typeof fetch,
  *   WebSocket?: any,
  *   random?: () => number
@@ -110,6 +111,10 @@ export class TetherSession {
     this.upgradeAfterMs = options.upgradeAfterMs ?? 30_000;
     this.upgradeDelay = this.upgradeAfterMs;
     this.upgradeTimer = null;
+    // Asked for a new token when the server refuses the current one (401): expired, revoked, or signed
+    // with a secret the cluster no longer has. A token it returns is used at once, from the same offset.
+    this.renewToken = options.renewToken ?? null;
+    this.renewing = null;
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this.random = options.random ?? Math.random;
@@ -178,6 +183,19 @@ export class TetherSession {
     this.update({ status: 'closed' });
   }
 
+  /**
+   * Replaces the token (a fresh one from the app's backend). A client stopped because its token was
+   * refused reconnects with it from the offset it had reached.
+   */
+  setToken(token) {
+    this.token = token;
+    if (this.closed && this.refusedToken) {
+      this.refusedToken = false;
+      this.closed = false;
+      this.open(true);
+    }
+  }
+
   // ------------------------------------------------------------------------------ commands
 
   /** Sends a user message; `messageId` makes a retry safe. */
@@ -212,13 +230,29 @@ export class TetherSession {
     return this.command('tokens', { device, scope });
   }
 
-  async command(path, body) {
+  async command(path, body, renewed = false) {
     const response = await this.fetch(`${this.baseUrl}/v1/sessions/${this.sessionId}/${path}`, {
       method: 'POST',
       headers: { ...this.headers(), 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
-    return this.json(response);
+    try {
+      return await this.json(response);
+    } catch (error) {
+      if (!renewed && error.status === 401 && await this.renewed(error)) return this.command(path, body, true);
+      throw error;
+    }
+  }
+
+  /** Asks `renewToken` for a new token after a 401 (once at a time); true when it gave one. */
+  async renewed(error) {
+    if (!this.renewToken) return false;
+    this.renewing ??= Promise.resolve().then(() => this.renewToken(error)).catch(() => null)
+      .finally(() => { this.renewing = null; });
+    const token = await this.renewing;
+    if (!token) return false;
+    this.token = token;
+    return true;
   }
 
   headers() {
@@ -341,7 +375,27 @@ export class TetherSession {
 
   fatal(error) {
     this.teardown();
+    if (error.status === 401 && this.renewToken) {
+      // Keep going with a new token if the app has one; give up only if it has none.
+      this.update({ status: 'reconnecting', error: error.code ?? error.message });
+      const attempt = this.current;
+      this.renewed(error).then((ok) => {
+        if (this.closed || this.paused || this.current !== attempt) return;
+        if (ok) this.open(true);
+        else this.stopRefused(error);
+      });
+      return;
+    }
+    if (error.status === 401) return this.stopRefused(error);
     this.closed = true;
+    this.update({ status: 'closed', error: error.message });
+    this.emit('error', error);
+  }
+
+  /** Stops on a refused token; `setToken` resumes from the same offset. */
+  stopRefused(error) {
+    this.closed = true;
+    this.refusedToken = true;
     this.update({ status: 'closed', error: error.message });
     this.emit('error', error);
   }

@@ -218,6 +218,69 @@ test('a socket closed because its token expired stops the client with token_expi
   s.close();
 });
 
+test('a refused token is an error the app can answer with a new token: the client resumes from its offset', async () => {
+  const s = session();
+  const errors = [];
+  const events = [];
+  s.on('error', (e) => errors.push(e));
+  s.on('event', (e) => events.push(e.n));
+  s.connect();
+  FakeSocket.made[0].open();
+  FakeSocket.made[0].frame({ type: 'data', offset: off(0), nextOffset: off(1), data: [{ type: 'x', n: 1 }] });
+  FakeSocket.made[0].drop(4401);
+  await until(() => errors.length === 1);
+  assert.equal(s.state.status, 'closed');
+  s.setToken('T2');
+  await until(() => FakeSocket.made.length === 2);
+  assert.match(FakeSocket.made[1].url, new RegExp(`offset=${off(1)}`));
+  assert.match(FakeSocket.made[1].url, /token=T2/);
+  FakeSocket.made[1].open();
+  assert.equal(s.state.status, 'open');
+  assert.deepEqual(events, [1]);
+  s.close();
+});
+
+test('with renewToken the client fetches a new token itself and goes on, without an error', async () => {
+  const asked = [];
+  const s = session({ renewToken: async (error) => { asked.push(error.code); return 'T2'; } });
+  const errors = [];
+  s.on('error', (e) => errors.push(e));
+  s.connect();
+  FakeSocket.made[0].open();
+  FakeSocket.made[0].drop(4401);
+  await until(() => FakeSocket.made.length === 2);
+  assert.deepEqual(asked, ['token_expired']);
+  assert.match(FakeSocket.made[1].url, /token=T2/);
+  FakeSocket.made[1].open();
+  assert.equal(s.state.status, 'open');
+  assert.equal(errors.length, 0);
+  s.close();
+});
+
+test('renewToken that has no token leaves the refusal to the app; a command is retried once with a renewed token', async () => {
+  const s = session({ renewToken: async () => null });
+  const errors = [];
+  s.on('error', (e) => errors.push(e));
+  s.connect();
+  FakeSocket.made[0].open();
+  FakeSocket.made[0].drop(4401);
+  await until(() => errors.length === 1);
+  assert.equal(errors[0].status, 401);
+
+  const auth = [];
+  const c = session({
+    renewToken: async () => 'T2',
+    fetch: async (url, init) => {
+      auth.push(init.headers.Authorization);
+      return init.headers.Authorization === 'Bearer T1'
+        ? new Response(JSON.stringify({ error: { code: 'token_expired', message: 'expired' } }), { status: 401 })
+        : new Response(JSON.stringify({ messageId: 'm1', turn: 1 }), { status: 200 });
+    },
+  });
+  assert.deepEqual(await c.send('hi', { messageId: 'm1' }), { messageId: 'm1', turn: 1 });
+  assert.deepEqual(auth, ['Bearer T1', 'Bearer T2']);
+});
+
 test('commands are POSTed with the token, and refusals become TetherErrors', async () => {
   const calls = [];
   const s = session({

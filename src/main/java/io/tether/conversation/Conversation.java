@@ -133,6 +133,9 @@ public final class Conversation {
         JsonObject m = message(event.getString("messageId", ""));
         if (m != null) {
           m.put("complete", true).put("finishReason", event.getString("finishReason"));
+          if (event.containsKey("toolCalls")) {
+            m.put("toolCalls", event.getInteger("toolCalls"));
+          }
         }
         assistantId = null;
       }

@@ -200,8 +200,13 @@ final class TurnGeneration implements ChatModel.ModelSink {
       openAssistant();
     }
     if (assistantId != null) {
-      journal.emit(event(ASSISTANT_END).put("messageId", assistantId)
-          .put("finishReason", requested.isEmpty() ? finishReason : "tool_calls"));
+      JsonObject end = event(ASSISTANT_END).put("messageId", assistantId)
+          .put("finishReason", requested.isEmpty() ? finishReason : "tool_calls");
+      if (!requested.isEmpty()) {
+        // How many tool.requested events follow: a client knows when it has seen all of them.
+        end.put("toolCalls", requested.size());
+      }
+      journal.emit(end);
     }
     String message = assistantId;
     assistantId = null;

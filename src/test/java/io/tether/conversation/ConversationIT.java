@@ -152,7 +152,15 @@ class ConversationIT {
     assertThat(phone.post("/tools/" + callId + "/result", new JsonObject().put("result", "42")).status()).isEqualTo(200);
     await().atMost(DEADLINE).until(() -> phone.snapshot().getJsonObject("generation").getString("state").equals("completed"));
     assertThat(finalAnswer(laptop)).isEqualTo(upstream.answer("please use the lookup tool") + " (with the tool result)");
-    List<String> types = SessionClient.types(laptop.read("-1"));
+    List<JsonObject> events = laptop.read("-1");
+    // The answer that asks for tools says how many tool.requested events follow it.
+    JsonObject askedForTools = events.stream().filter(e -> "assistant.end".equals(e.getString("type"))
+        && "tool_calls".equals(e.getString("finishReason"))).findFirst().orElseThrow();
+    assertThat(askedForTools.getInteger("toolCalls")).isEqualTo(1);
+    assertThat(laptop.snapshot().getJsonArray("messages").stream().map(o -> (JsonObject) o)
+        .filter(m -> askedForTools.getString("messageId").equals(m.getString("id"))).findFirst().orElseThrow()
+        .getInteger("toolCalls")).isEqualTo(1);
+    List<String> types = SessionClient.types(events);
     assertThat(types).containsSubsequence("tool.requested", "tool.awaiting_approval", "tool.approved", "tool.running",
         "tool.completed", "generation.resumed", "assistant.start", "assistant.end", "generation.completed");
     JsonObject toolResultMessage = upstream.requests.get(upstream.requests.size() - 1).getJsonArray("messages").stream()
