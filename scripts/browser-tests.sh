@@ -55,4 +55,4 @@ echo "== the Durable Streams project's AI SDK transport against the cluster, unc
 (cd "$ROOT/clients/aisdk/interop" && "${NPM_CI[@]}" && TETHER_NODES="$E2E_NODES" node --test --test-timeout=120000)
 echo "== demo chat and AI SDK example end-to-end (clients/e2e, Chromium)"
 (cd "$ROOT/clients/e2e" && node --test --test-concurrency=1 --test-timeout=180000)
-echo "screenshots: target/e2e/demo.png, target/e2e/aisdk.png"
+echo "screenshots: target/e2e/demo.png, demo-phone.png, aisdk.png"

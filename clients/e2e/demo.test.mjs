@@ -18,11 +18,10 @@ after(async () => {
   await browser?.close();
 });
 
-/** The session the page shows, from its URL. */
+/** The session the page shows (its token is in the page's storage, not in its URL). */
 async function sessionOf(page) {
-  await until(async () => new URL(page.url()).hash.includes('t='), 'the page to create its session');
-  const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
-  return { id: hash.get('s'), token: hash.get('t') };
+  return until(() => page.evaluate(() => window.tether
+    && { id: window.tether.sessionId, token: window.tether.client.token }), 'the page to open its session');
 }
 
 async function snapshot(base, session) {
@@ -32,8 +31,8 @@ async function snapshot(base, session) {
 const lastAnswer = (snap) => [...snap.messages].reverse().find((m) => m.role === 'assistant')?.text ?? '';
 const renderedAnswer = (page) => page.locator('.message.assistant .text').last().textContent();
 
-async function openDemo(base, hash = '') {
-  const context = await browser.newContext();
+async function openDemo(base, hash = '', contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error('page error:', error.message));
   await page.goto(`${base}/${hash}`);
@@ -175,5 +174,89 @@ test("the page's node is down for 10 s mid-answer: the page is back on WebSocket
   await until(async () => (await page.getAttribute('#badge', 'data-transport')) === 'websocket'
     && (await page.getAttribute('#badge', 'data-status')) === 'open', 'the page to be back on WebSocket');
   assert.equal(await page.locator('.message.assistant').count(), 1);
+  await context.close();
+});
+
+test('on a 390 x 844 phone the header stays under 120 px, and a message typed during an answer is sent after it', async () => {
+  const { context, page } = await openDemo(NODES[1], '', { viewport: { width: 390, height: 844 } });
+  const session = await sessionOf(page);
+  const top = (await page.locator('#messages').boundingBox()).y;
+  assert.ok(top <= 120, `the conversation starts ${top} px from the top`);
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'nothing wider than the screen');
+  await ask(page, 'First question, with a long answer');
+  await until(async () => (await renderedAnswer(page))?.length > 20, 'the first answer to start');
+  await ask(page, 'Second question, typed while the first is answered');
+  assert.equal(await page.locator('.message.user.queued').count(), 1, 'the second message waits, visibly');
+  const snap = await until(async () => {
+    const s = await snapshot(NODES[1], session);
+    return s.turn === 2 && s.generation.state === 'completed' && s;
+  }, 'both questions answered');
+  assert.deepEqual(snap.messages.filter((m) => m.role === 'user').map((m) => m.text),
+    ['First question, with a long answer', 'Second question, typed while the first is answered']);
+  const events = await api(NODES[1], `/v1/stream/sessions/${session.id}?offset=-1`, session.token);
+  const types = events.map((e) => `${e.type}:${e.turn ?? ''}`);
+  assert.ok(types.indexOf('generation.completed:1') < types.indexOf('user.message:2'), 'sent once the first answer ended');
+  await until(async () => (await page.locator('.message.assistant').count()) === 2, 'both answers on the page');
+  await until(async () => (await renderedAnswer(page)) === lastAnswer(snap), 'the second answer complete');
+  assert.equal(await page.locator('.message.user.queued').count(), 0);
+  await page.screenshot({ path: `${SHOTS}/demo-phone.png` });
+  await context.close();
+});
+
+test('a stale link says what happened and offers a new chat', async () => {
+  // A link whose token this cluster does not accept (a restarted cluster, an expired token).
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${NODES[0]}/#s=AAAAAAAAAAAAAAAAAAAAAA&t=not-a-token&d=old-phone`);
+  await until(async () => page.isVisible('#stale'), 'the stale-link notice');
+  assert.match(await page.textContent('#stale-reason'), /expired|no longer/);
+  assert.equal(await page.isDisabled('#prompt'), true);
+  assert.ok(!new URL(page.url()).hash.includes('t='), 'the token left the address bar');
+  await page.click('#stale-new');
+  await until(async () => (await page.getAttribute('#badge', 'data-status')) === 'open', 'a new chat');
+  assert.equal(await page.isVisible('#stale'), false);
+  // A chat link without its token (copied from the address bar) into another browser: said plainly.
+  const { id } = await sessionOf(page);
+  const other = await browser.newContext();
+  const stranger = await other.newPage();
+  await stranger.goto(`${NODES[0]}/#s=${id}`);
+  await until(async () => stranger.isVisible('#stale'), 'the no-access notice');
+  assert.match(await stranger.textContent('#stale-reason'), /no access/);
+  await other.close();
+  await context.close();
+});
+
+test('first run: a hint, a favicon, the token kept out of the URL, a device name and an answer speed to set', async () => {
+  const { context, page } = await openDemo(NODES[2]);
+  const session = await sessionOf(page);
+  assert.ok(!new URL(page.url()).hash.includes('t='), 'the page URL carries no token');
+  assert.equal(new URL(page.url()).hash, `#s=${session.id}`);
+  const icon = await fetch(new URL(await page.getAttribute('link[rel=icon]', 'href'), NODES[2]));
+  assert.equal(icon.status, 200);
+  assert.match(icon.headers.get('content-type'), /image\/svg\+xml/);
+  // The hint, until dismissed (for good).
+  assert.match(await page.textContent('#hint'), /Simulate network loss/);
+  await page.click('#hint button');
+  await until(async () => (await page.locator('#hint').count()) === 0, 'the hint to go');
+  // The share link says what it grants.
+  await page.click('#share');
+  await until(async () => page.isVisible('#share-panel'), 'the share panel');
+  assert.match(await page.textContent('#share-note'), /Anyone with this link can read and write/);
+  // A device name: a token that carries it, then the page reloads and speaks as that device.
+  page.once('dialog', (dialog) => dialog.accept('kitchen-tablet'));
+  await page.click('#device');
+  await until(async () => (await page.textContent('#device-name')) === 'kitchen-tablet', 'the new device name');
+  await until(async () => (await page.getAttribute('#badge', 'data-status')) === 'open', 'the page to reconnect');
+  assert.equal(await page.locator('#hint').count(), 0, 'a dismissed hint stays dismissed');
+  // A slow answer: the simulated model reads the /speed directive.
+  await page.selectOption('#speed', '3');
+  await ask(page, 'Slowly, please');
+  const snap = await until(async () => {
+    const s = await snapshot(NODES[2], session);
+    return s.turn === 1 && s;
+  }, 'the message');
+  assert.equal(snap.messages[0].text, '/speed 3 Slowly, please');
+  assert.equal(snap.messages[0].device, 'kitchen-tablet');
+  await page.click('#stop');
   await context.close();
 });

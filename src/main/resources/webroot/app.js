@@ -7,56 +7,120 @@ const TRANSPORT_NAMES = { websocket: 'WebSocket', sse: 'SSE', 'long-poll': 'long
 /** What the page shows, folded from the session's events (the same fold as the server's snapshot). */
 const view = { messages: [], tools: new Map(), devices: [], generation: 'idle', lastOffset: null };
 
-async function start() {
+const STORE = 'tether-demo';
+const stored = (key) => JSON.parse(localStorage.getItem(`${STORE}:${key}`) ?? 'null');
+const store = (key, value) => localStorage.setItem(`${STORE}:${key}`, JSON.stringify(value));
+/** Messages typed while an answer runs, sent one by one once it ends: {text, messageId}. */
+const queue = [];
+let sending = false;
+let client = null;
+
+/**
+ * The page's session: `#s=<id>` in the URL, its token in this browser's storage (never in the URL it
+ * shows, which users copy). A link from "Open on another device" carries a token once (`#s&t&d`): it is
+ * moved to storage and removed from the address bar.
+ */
+async function credentials() {
   const params = new URLSearchParams(location.hash.slice(1));
-  let sessionId = params.get('s');
-  let token = params.get('t');
-  let device = params.get('d');
-  if (!sessionId || !token) {
-    device = `browser-${Math.random().toString(36).slice(2, 7)}`;
-    const response = await fetch('/v1/sessions', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ device }),
-    });
-    if (!response.ok) {
-      $('status').textContent = `Cannot create a session (${response.status}); this node may require an API key.`;
-      return;
-    }
-    const created = await response.json();
-    sessionId = created.sessionId;
-    token = created.token;
-    history.replaceState(null, '', `#s=${sessionId}&t=${token}&d=${device}`);
+  const sessionId = params.get('s');
+  if (sessionId && params.get('t')) {
+    store(`session:${sessionId}`, { token: params.get('t'), device: params.get('d') });
+    history.replaceState(null, '', `#s=${sessionId}`);
   }
-  const client = new TetherSession({ baseUrl: location.origin, sessionId, token, device: device ?? undefined });
+  if (sessionId) {
+    const saved = stored(`session:${sessionId}`);
+    return saved ? { sessionId, ...saved } : { sessionId, missing: true };
+  }
+  const device = stored('device') ?? `browser-${Math.random().toString(36).slice(2, 7)}`;
+  const response = await fetch('/v1/sessions', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ device }),
+  });
+  if (!response.ok) {
+    return { failed: `This node refused a new chat (${response.status}); it may require an API key.` };
+  }
+  const created = await response.json();
+  store(`session:${created.sessionId}`, { token: created.token, device });
+  history.replaceState(null, '', `#s=${created.sessionId}`);
+  return { sessionId: created.sessionId, token: created.token, device };
+}
+
+function newChat() {
+  location.hash = '';
+  location.reload();
+}
+
+/** A link to a chat this page cannot open (cluster restarted, token expired, link without access). */
+function stale(reason) {
+  $('stale-reason').textContent = reason;
+  $('stale').hidden = false;
+  $('badge').textContent = 'not connected';
+  $('badge').className = 'badge closed';
+  $('badge').dataset.status = 'stale';
+  $('prompt').disabled = true;
+  $('send').disabled = true;
+  client?.close();
+}
+
+function staleReason(error) {
+  if (error.status === 404) return 'This chat no longer exists: the cluster that held it was restarted (streams live in memory only).';
+  if (error.status === 401) return 'This link\'s access has expired or is no longer valid.';
+  if (error.status === 403) return 'This link does not give access to this chat.';
+  return null;
+}
+
+async function start() {
+  $('new-chat').addEventListener('click', newChat);
+  $('stale-new').addEventListener('click', newChat);
+  const { sessionId, token, device, missing, failed } = await credentials();
+  if (failed) return stale(failed);
+  if (missing) return stale('This browser has no access to this chat: open it from an "Open on another device" link.');
+  client = new TetherSession({ baseUrl: location.origin, sessionId, token, device: device ?? undefined });
   window.tether = { client, view, sessionId };
+  $('device-name').textContent = device ?? 'unnamed';
 
   client.on('state', renderBadge);
   client.on('event', (event) => {
     apply(event);
     schedule();
+    if (event.type.startsWith('generation.') && !busy()) pump();
   });
   client.on('snapshot', (snapshot) => {
     load(snapshot);
     schedule();
   });
   client.on('error', (error) => {
-    $('status').textContent = `Stopped: ${error.message}`;
+    const reason = staleReason(error);
+    if (reason) stale(reason);
+    else $('status').textContent = `Stopped: ${error.message}`;
   });
 
   // Render the conversation as it is now, then follow it from the snapshot's offset.
-  const snapshot = await client.snapshot();
+  let snapshot;
+  try {
+    snapshot = await client.snapshot();
+  } catch (error) {
+    return stale(staleReason(error) ?? `This chat cannot be opened: ${error.message}`);
+  }
   load(snapshot);
   render();
   client.connect(snapshot.offset ?? '-1');
 
-  $('composer').addEventListener('submit', async (e) => {
+  $('speed').value = stored('speed') ?? '';
+  $('speed').addEventListener('change', (e) => store('speed', e.target.value));
+  $('composer').addEventListener('submit', (e) => {
     e.preventDefault();
-    const text = $('prompt').value.trim();
-    if (!text) return;
+    const typed = $('prompt').value.trim();
+    if (!typed) return;
     $('prompt').value = '';
-    await act(() => client.send(text, { messageId: `m_${crypto.randomUUID()}` }));
+    // The simulated model answers "/speed N" prompts at N words per second.
+    const text = $('speed').value ? `/speed ${$('speed').value} ${typed}` : typed;
+    queue.push({ text, messageId: `m_${crypto.randomUUID()}` });
+    render();
+    pump();
   });
   $('stop').addEventListener('click', () => act(() => client.stop()));
   $('offline').addEventListener('change', (e) => (e.target.checked ? client.pause() : client.resume()));
+  $('device').addEventListener('click', () => rename(sessionId, device));
   $('share').addEventListener('click', async () => {
     const other = `device-${Math.random().toString(36).slice(2, 6)}`;
     const minted = await act(() => client.tokenFor(other));
@@ -64,14 +128,61 @@ async function start() {
     const link = $('share-link');
     link.href = `${location.pathname}#s=${sessionId}&t=${minted.token}&d=${other}`;
     link.textContent = `open as ${other}`;
-    link.hidden = false;
+    const until = minted.expiresAt ? new Date(minted.expiresAt).toLocaleString() : 'it expires';
+    $('share-note').textContent = `Anyone with this link can read and write in this chat until ${until}.`;
+    $('share-panel').hidden = false;
   });
   $('messages').addEventListener('click', (e) => {
+    if (e.target.closest('#hint button')) {
+      store('hint-seen', true);
+      render();
+      return;
+    }
     const button = e.target.closest('button[data-call]');
     if (!button) return;
     const callId = button.dataset.call;
     act(() => (button.dataset.decision === 'approve' ? client.approve(callId) : client.deny(callId, 'denied in the demo')));
   });
+}
+
+const busy = () => view.generation === 'running' || view.generation === 'waiting_for_tools';
+
+/**
+ * Sends the oldest queued message once no answer runs. A refusal because an answer started meanwhile
+ * (another device) keeps it queued until that answer ends; its messageId makes a resend safe.
+ */
+async function pump() {
+  if (sending || busy() || queue.length === 0) return;
+  sending = true;
+  const next = queue[0];
+  try {
+    await client.send(next.text, { messageId: next.messageId });
+    queue.shift();
+    $('status').textContent = '';
+  } catch (error) {
+    if (error.code !== 'generation_in_progress') {
+      queue.shift();
+      $('status').textContent = `Not sent: ${error.message}`;
+    }
+  } finally {
+    sending = false;
+    render();
+  }
+}
+
+/** A new name for this device: a token that carries it, then a reload (which resumes from the stored offset). */
+async function rename(sessionId, current) {
+  const name = prompt('Name this device (letters, digits, . _ -)', current ?? '')?.trim();
+  if (!name || name === current) return;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
+    $('status').textContent = 'A device name is 1-64 letters, digits, ".", "_" or "-".';
+    return;
+  }
+  const minted = await act(() => client.tokenFor(name));
+  if (!minted) return;
+  store(`session:${sessionId}`, { token: minted.token, device: name });
+  store('device', name);
+  location.reload();
 }
 
 async function act(command) {
@@ -183,10 +294,26 @@ function render() {
     if (m.finishReason === 'stopped') bubble.append(el('div', 'meta', 'stopped'));
     list.append(bubble, ...toolsOfMessage.map(toolCard));
   }
+  for (const queued of queue) {
+    if (view.messages.some((m) => m.id === queued.messageId)) continue;
+    const bubble = el('div', 'message user queued');
+    bubble.dataset.id = queued.messageId;
+    bubble.append(el('div', 'text', queued.text), el('div', 'meta', 'queued: sent when the answer ends'));
+    list.append(bubble);
+  }
+  if (!stored('hint-seen')) {
+    const hint = el('div', 'hint');
+    hint.id = 'hint';
+    hint.append(el('span', '', 'Try it: while an answer streams, tick "Simulate network loss" or reload the page, '
+      + 'or use "Open on another device": nothing is lost or repeated. "Answer speed" gives you time.'));
+    const close = el('button', '', 'Got it');
+    close.type = 'button';
+    hint.append(close);
+    list.prepend(hint);
+  }
   if (atBottom) list.scrollTop = list.scrollHeight;
   $('devices').replaceChildren(...view.devices.map((d) => el('li', '', d)));
-  const busy = view.generation === 'running' || view.generation === 'waiting_for_tools';
-  $('stop').disabled = !busy;
+  $('stop').disabled = !busy();
 }
 
 function toolCard(tool) {

@@ -19,6 +19,9 @@ import java.util.regex.Pattern;
  *       {@code tokensPerSecond}. Given a partial answer (a resumed turn), it continues after it.</li>
  *   <li>{@code /think N} in the prompt pauses N seconds before the first word (longer than proxy idle
  *       timeouts, so heartbeats are exercised); {@code thinkSeconds} does the same for every prompt.</li>
+ *   <li>{@code /speed N} in the prompt answers it at N words per second (1-100) instead of
+ *       {@code tokensPerSecond}: slow enough to cut the network or reload mid-answer (the demo's speed
+ *       control), for the whole turn, resumes included.</li>
  *   <li>A prompt that mentions the weather asks for the {@code get_weather} tool first, then answers with
  *       its result.</li>
  * </ul>
@@ -26,6 +29,7 @@ import java.util.regex.Pattern;
 public final class SimulatedModel implements ChatModel {
 
   private static final Pattern THINK = Pattern.compile("/think\\s+(\\d{1,4})");
+  private static final Pattern SPEED = Pattern.compile("/speed\\s+(\\d{1,3})");
   private static final Pattern CITY = Pattern.compile("(?i)weather\\s+in\\s+([A-Za-z][A-Za-z .'-]{0,40}?)(?:[?.!,]|$)");
   private static final String[] WORDS = ("durable sessions keep every token of an answer in an offset addressed stream "
       + "so a client that reconnects on any node resumes exactly where it left off with no gap and no duplicate "
@@ -99,7 +103,12 @@ public final class SimulatedModel implements ChatModel {
 
   @Override
   public ModelCall stream(ChatRequest request, ModelSink sink) {
-    Run run = new Run(request, sink);
+    double speed = tokensPerSecond;
+    Matcher s = SPEED.matcher(request.lastUserText());
+    if (s.find()) {
+      speed = Math.max(1, Math.min(100, Integer.parseInt(s.group(1))));
+    }
+    Run run = new Run(request, sink, Math.max(1, Math.round(1000 / speed)));
     long think = thinkMillis;
     Matcher m = THINK.matcher(request.lastUserText());
     if (m.find() && request.partialAnswer().isEmpty() && request.toolResultsSinceLastUser().isEmpty()) {
@@ -112,14 +121,16 @@ public final class SimulatedModel implements ChatModel {
   private final class Run implements ModelCall {
     final ChatRequest request;
     final ModelSink sink;
+    final long wordMillis;
     final List<String> pieces = new ArrayList<>();
     int position;
     long timer = -1;
     boolean cancelled;
 
-    Run(ChatRequest request, ModelSink sink) {
+    Run(ChatRequest request, ModelSink sink, long wordMillis) {
       this.request = request;
       this.sink = sink;
+      this.wordMillis = wordMillis;
     }
 
     void next() {
@@ -144,7 +155,7 @@ public final class SimulatedModel implements ChatModel {
       if (position == pieces.size()) {
         sink.finished("stop");
       } else {
-        timer = vertx.setTimer(Math.max(1, Math.round(1000 / tokensPerSecond)), t -> next());
+        timer = vertx.setTimer(wordMillis, t -> next());
       }
     }
 

@@ -95,6 +95,16 @@ class SimulatedModelTest {
   }
 
   @Test
+  void speedSetsTheWordRateOfThatPrompt() {
+    // 6 words at 4 per second: at least 5 intervals of 250 ms, where the model's own rate is 1000 per second.
+    Run slow = run(new SimulatedModel(vertx, 1000, 6, 0), ask("/speed 4 slowly please", ""));
+    long started = System.nanoTime();
+    await().atMost(Duration.ofSeconds(20)).until(slow.finish::isDone);
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isGreaterThanOrEqualTo(Duration.ofMillis(1_200));
+    assertThat(slow.text.toString()).isEqualTo(SimulatedModel.answer(ask("/speed 4 slowly please", ""), 6));
+  }
+
+  @Test
   void aCancelledCallReportsNothingMore() throws Exception {
     SimulatedModel model = new SimulatedModel(vertx, 20, 40, 0);
     Run run = new Run(new StringBuilder(), new CopyOnWriteArrayList<>(), new CompletableFuture<>());
