@@ -37,6 +37,11 @@ class DefaultStartLogIT {
     assertThat(jar).as("the packaged node (mvn verify builds it before the integration tests)").exists();
     int http = TestNodes.freePort();
     int cluster = TestNodes.freePort();
+    // The event bus would take an ephemeral port by default. Nodes of earlier tests in this run may have
+    // used that port and their surviving peers may still try to reach it, and what they send (another
+    // cluster's frames, TLS handshakes) would be logged by this node. A port from the tests' own range is
+    // used by no one else in the run.
+    int eventBus = TestNodes.freePort();
     Path log = dir.resolve("node.log");
     ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx256m", "-jar", jar.toString()).directory(dir.toFile()).redirectErrorStream(true)
@@ -45,7 +50,8 @@ class DefaultStartLogIT {
     builder.environment().keySet().removeIf(name -> name.startsWith("TETHER_"));
     builder.environment().putAll(java.util.Map.of("TETHER_HTTP_HOST", "127.0.0.1",
         "TETHER_HTTP_PORT", Integer.toString(http), "TETHER_CLUSTER_HOST", "127.0.0.1",
-        "TETHER_CLUSTER_PORT", Integer.toString(cluster), "TETHER_CLUSTER_MEMBERS", "127.0.0.1:" + cluster));
+        "TETHER_CLUSTER_PORT", Integer.toString(cluster), "TETHER_CLUSTER_MEMBERS", "127.0.0.1:" + cluster,
+        "TETHER_EVENTBUS_PORT", Integer.toString(eventBus)));
     Process node = builder.start();
     try {
       HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
