@@ -57,6 +57,15 @@ async function ask(page, text) {
   await page.click('[data-testid=send]');
 }
 
+/** A new chat on `node` whose first answer has started streaming. */
+async function answering(node, text) {
+  const { context, page } = await openApp(node);
+  const session = await sessionOf(page);
+  await ask(page, text);
+  await until(async () => (await shownAnswer(page)).length > 20, 'the answer to start streaming');
+  return { context, page, session };
+}
+
 /** Waits for the turn to end with `state` on the server and returns its snapshot. */
 function ended(session, state = 'completed') {
   return until(async () => {
@@ -66,10 +75,7 @@ function ended(session, state = 'completed') {
 }
 
 test('an answer streams, and a reload mid-answer resumes it with nothing repeated', async () => {
-  const { context, page } = await openApp(NODES[0]);
-  const session = await sessionOf(page);
-  await ask(page, 'Tell me everything about durable sessions');
-  await until(async () => (await shownAnswer(page)).length > 20, 'the answer to start streaming');
+  const { context, page, session } = await answering(NODES[0], 'Tell me everything about durable sessions');
   await page.reload();
   await until(async () => (await page.locator('li[data-role=assistant]').count()) === 1, 'the answer after the reload');
   const snap = await ended(session);
@@ -82,10 +88,7 @@ test('an answer streams, and a reload mid-answer resumes it with nothing repeate
 });
 
 test('a network loss mid-answer: the page catches up once back online, nothing repeated', async () => {
-  const { context, page } = await openApp(NODES[1]);
-  const session = await sessionOf(page);
-  await ask(page, 'Write a long answer about offsets');
-  await until(async () => (await shownAnswer(page)).length > 20, 'the answer to start streaming');
+  const { context, page, session } = await answering(NODES[1], 'Write a long answer about offsets');
   await context.setOffline(true);
   const wentOffline = (await shownAnswer(page)).length;
   await until(async () => serverAnswer(await snapshot(session)).length > wentOffline + 60, 'the server to go on');
@@ -99,10 +102,7 @@ test('a network loss mid-answer: the page catches up once back online, nothing r
 });
 
 test('Stop ends the answer on the server, and the page keeps what it had', async () => {
-  const { context, page } = await openApp(NODES[0]);
-  const session = await sessionOf(page);
-  await ask(page, 'Another long answer, please');
-  await until(async () => (await shownAnswer(page)).length > 20, 'the answer to start streaming');
+  const { context, page, session } = await answering(NODES[0], 'Another long answer, please');
   await page.click('[data-testid=stop]');
   const snap = await ended(session, 'stopped');
   await until(async () => (await page.textContent('[data-testid=status]')) === 'ready', 'the chat to be ready again');

@@ -163,6 +163,10 @@ async function pump() {
     if (error.code !== 'generation_in_progress') {
       queue.shift();
       $('status').textContent = `Not sent: ${error.message}`;
+    } else if (!busy()) {
+      // The page has not seen that answer's events yet, or saw it end while this send was out (the
+      // end's own pump found it sending): try again shortly rather than wait for an event that came.
+      setTimeout(pump, 500);
     }
   } finally {
     sending = false;
