@@ -8,6 +8,10 @@
 #     SIMULATION  StreamingSimulation (default), ReconnectStormSimulation or MixedTransportsSimulation
 #     FAULT       kill (default): node 2 SIGKILLed after RAMP/2 s and started again
 #                 roll: a rolling restart of nodes 1, 2, 3 starting after RAMP/4 s
+#                 none: no fault (the load alone)
+#
+# Prints the CPU time the nodes spent from the simulation's start to its end (utime + stime from
+# /proc/<pid>/stat, summed over every node process, a killed one up to its death) and per user.
 #
 # HTTP ports 23081-23083, Hazelcast 23701-23703: below Linux's ephemeral range (32768-60999), so no
 # outgoing connection of the load can hold a port the restarted node must bind. The Gatling report
@@ -19,7 +23,8 @@ SIMULATION="${1:-StreamingSimulation}"
 USERS="${2:-30}"
 RAMP="${3:-30}"
 FAULT="${4:-kill}"
-[[ "$FAULT" == kill || "$FAULT" == roll ]] || { echo "FAULT must be kill or roll, not $FAULT" >&2; exit 2; }
+[[ "$FAULT" == kill || "$FAULT" == roll || "$FAULT" == none ]] \
+  || { echo "FAULT must be kill, roll or none, not $FAULT" >&2; exit 2; }
 export TETHER_BASE_PORT=23080 TETHER_CLUSTER_BASE_PORT=23700 TETHER_CLUSTER_NAME="load-$$"
 # Heartbeats every 2 s let a user notice a dead connection within its 6 s silence limit.
 export TETHER_HEARTBEAT_SECONDS="${TETHER_HEARTBEAT_SECONDS:-2}"
@@ -29,14 +34,30 @@ BASES="http://127.0.0.1:23081,http://127.0.0.1:23082,http://127.0.0.1:23083"
 
 ensure_jar
 gatling=""
-# On any exit, stop Gatling (Maven and the JVM it forked) and the cluster.
+sampler=""
+CPU_LOG="$ROOT/target/gatling-node-cpu.log"
+# On any exit, stop Gatling (Maven and the JVM it forked), the CPU sampler and the cluster.
 stop_gatling() { [[ -z "$gatling" ]] || { pkill -TERM -P "$gatling" 2>/dev/null; kill "$gatling" 2>/dev/null; } || true; }
-trap 'stop_gatling; "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXIT
+trap 'stop_gatling; [[ -z "$sampler" ]] || kill "$sampler" 2>/dev/null; "$ROOT/scripts/cluster.sh" down >/dev/null 2>&1 || true' EXIT
+# Every second, each node process's pid and CPU ticks (utime + stime); the last line of a pid is its
+# CPU up to that second.
+sample_node_cpu() {
+  local dir="${TETHER_CLUSTER_DIR:-$ROOT/target/cluster}" f pid
+  while true; do
+    for f in "$dir"/node-*.pid; do
+      pid=$(cat "$f" 2>/dev/null) || continue
+      [[ -r "/proc/$pid/stat" ]] && awk -v pid="$pid" '{sub(/^.*\) /, ""); print pid, $12 + $13}' "/proc/$pid/stat" 2>/dev/null
+    done
+    sleep 1
+  done
+}
 "$ROOT/scripts/cluster.sh" up 3
 mvn -q -B -f "$ROOT/loadtest/pom.xml" test-compile
 
 if [[ "$FAULT" == kill ]]; then
   echo "running $SIMULATION: $USERS users over $RAMP s; node 2 is killed after $((RAMP / 2)) s"
+elif [[ "$FAULT" == none ]]; then
+  echo "running $SIMULATION: $USERS users over $RAMP s; no fault"
 else
   echo "running $SIMULATION: $USERS users over $RAMP s; every node restarted in turn from $((RAMP / 4)) s"
 fi
@@ -50,13 +71,16 @@ for _ in $(seq 1 1200); do
   kill -0 "$gatling" 2>/dev/null || break
   sleep 0.25
 done
+: >"$CPU_LOG"
+sample_node_cpu >>"$CPU_LOG" &
+sampler=$!
 if [[ "$FAULT" == kill ]]; then
   sleep $((RAMP / 2))
   echo "SIGKILL node 2 at $(date +%T)"
   "$ROOT/scripts/cluster.sh" kill 2
   "$ROOT/scripts/cluster.sh" start 2
   echo "node 2 back at $(date +%T)"
-else
+elif [[ "$FAULT" == roll ]]; then
   sleep $((RAMP / 4))
   echo "rolling restart from $(date +%T)"
   "$ROOT/scripts/cluster.sh" roll
@@ -65,6 +89,13 @@ fi
 status=0
 wait "$gatling" || status=$?
 gatling=""
+kill "$sampler" 2>/dev/null || true
+sampler=""
+hz=$(getconf CLK_TCK)
+awk -v hz="$hz" -v users="$USERS" '{if (!($1 in first)) first[$1] = $2; last[$1] = $2}
+  END {for (p in first) total += last[p] - first[p]; if (total > 0)
+    printf "node CPU during the simulation: %.0f CPU-s over %d processes, %.1f ms per user\n",
+      total / hz, length(first), 1000 * total / hz / users}' "$CPU_LOG"
 # Every user's answer must have been verified (the simulation's assertion), and the only errors allowed
 # are requests refused by the node being killed (or, in a roll, by the node being restarted), which the
 # users retried on another node.

@@ -25,14 +25,19 @@
 # TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/, or
 # TETHER_CLUSTER_DIR (so that two local clusters never stop each other's nodes). The nodes run
 # target/tether.jar, or the jar named by TETHER_JAR. Extra JVM options: TETHER_JVM_OPTS (default
-# -Xmx512m). The event bus between nodes is mutual TLS with a throwaway certificate made in that
+# -Xmx512m -XX:TieredStopAtLevel=1). The event bus between nodes is mutual TLS with a throwaway certificate made in that
 # directory (TETHER_CLUSTER_TLS=off for plain text). Any other TETHER_* variable is passed on.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 BASE_PORT="${TETHER_BASE_PORT:-8080}"
 CLUSTER_BASE_PORT="${TETHER_CLUSTER_BASE_PORT:-5700}"
-JVM_OPTS="${TETHER_JVM_OPTS:--Xmx512m}"
+# The nodes of a local cluster share this machine's cores, with each other and with the load generator.
+# Three cold JVMs compiling with C2 at once spend about a third of their CPU in the JIT for minutes,
+# enough to tip a 2-core host over under load (loadtest/README.md, "Fifth look"); C1 alone costs a
+# fraction of that to compile, for code that costs somewhat more CPU once warm. Pods with cores of their
+# own keep the JVM's default (k8s/README.md).
+JVM_OPTS="${TETHER_JVM_OPTS:--Xmx512m -XX:TieredStopAtLevel=1}"
 DIR="${TETHER_CLUSTER_DIR:-$ROOT/target/cluster}"
 NODE_JAR="${TETHER_JAR:-$JAR}"
 mkdir -p "$DIR"
