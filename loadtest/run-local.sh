@@ -46,7 +46,7 @@ sample_node_cpu() {
   while true; do
     for f in "$dir"/node-*.pid; do
       pid=$(cat "$f" 2>/dev/null) || continue
-      [[ -r "/proc/$pid/stat" ]] && awk -v pid="$pid" '{sub(/^.*\) /, ""); print pid, $12 + $13}' "/proc/$pid/stat" 2>/dev/null
+      [[ -r "/proc/$pid/stat" ]] && awk -v pid="$pid" '{sub(/^.*\) /, ""); print pid, $12 + $13}' "/proc/$pid/stat" 2>/dev/null || true
     done
     sleep 1
   done
