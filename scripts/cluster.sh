@@ -25,8 +25,8 @@
 # TETHER_CLUSTER_BASE_PORT+I (base 5700: 5701, 5702, ...). Pid files and logs: target/cluster/, or
 # TETHER_CLUSTER_DIR (so that two local clusters never stop each other's nodes). The nodes run
 # target/tether.jar, or the jar named by TETHER_JAR. Extra JVM options: TETHER_JVM_OPTS (default
-# -Xmx512m -XX:TieredStopAtLevel=1). The event bus between nodes is mutual TLS with a throwaway certificate made in that
-# directory (TETHER_CLUSTER_TLS=off for plain text). Any other TETHER_* variable is passed on.
+# -Xmx512m -XX:TieredStopAtLevel=1, see below). The event bus between nodes is mutual TLS with a
+# throwaway certificate made in that directory (TETHER_CLUSTER_TLS=off for plain text). Any other TETHER_* variable is passed on.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
