@@ -98,10 +98,13 @@ awk -v hz="$hz" -v users="$USERS" '{if (!($1 in first)) first[$1] = $2; last[$1]
       total / hz, length(first), 1000 * total / hz / users}' "$CPU_LOG"
 # Every user's answer must have been verified (the simulation's assertion), and the only errors allowed
 # are requests refused by the node being killed (or, in a roll, by the node being restarted), which the
-# users retried on another node.
+# users retried on another node. Gatling cuts each error line at a fixed width: closing an SSE stream
+# whose connection had been refused reads "SSE stream was already crashed: j.n.ConnectException: fini",
+# with "Connection refused" on the next line.
 unexpected=$(sed -n '/---- Errors/,/====/p' "$ROOT/target/gatling-run.log" | grep '^> ' \
   | grep -v -e 'Connection refused' -e 'Connection reset by peer' -e 'found 503' -e 'response with code 503' \
-      -e 'Premature close' -e 'WebSocket was already crashed' | sort -u || true)
+      -e 'Premature close' -e 'WebSocket was already crashed' \
+      -e 'SSE stream was already crashed: j.n.ConnectException' | sort -u || true)
 # A reset connection counts as the killed node's refusal only if it was a request to that node (the
 # failure log names the URL of every failed HTTP request).
 # In a roll every node is restarted once, so none of them counts as live throughout.
