@@ -16,6 +16,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import org.slf4j.Logger;
@@ -44,6 +45,8 @@ public final class NodeAgent extends VerticleBase {
   private final StreamServices services;
   private final Map<String, Future<Void>> activations = new ConcurrentHashMap<>();
   private final Set<String> knownMembers = ConcurrentHashMap.newKeySet();
+  /** Attempts at registering one of this node's addresses ({@link ClusteredConsumers}). */
+  private static final int REGISTER_ATTEMPTS = 3;
   private MessageConsumer<WireMessage> control;
   private MessageConsumer<WireMessage> live;
   private MessageConsumer<String> leavingNotices;
@@ -63,18 +66,27 @@ public final class NodeAgent extends VerticleBase {
     knownMembers.addAll(services.cluster().memberNodeIds());
     membershipListener = services.cluster().onMemberLeft(this::memberLeft);
     migrationListener = services.cluster().onPrimaryMovedAway(this::partitionMovedAway);
-    control = vertx.eventBus().consumer(Addresses.control(services.nodeId()), this::onControl);
-    live = vertx.eventBus().consumer(Addresses.live(services.nodeId()), this::onLive);
-    leavingNotices = vertx.eventBus().consumer(Addresses.LEAVING, notice -> {
+    EventBus bus = vertx.eventBus();
+    Future<MessageConsumer<WireMessage>> controlUp = ClusteredConsumers
+        .register(bus, Addresses.control(services.nodeId()), this::onControl, REGISTER_ATTEMPTS)
+        .onSuccess(c -> control = c);
+    Future<MessageConsumer<WireMessage>> liveUp = ClusteredConsumers
+        .register(bus, Addresses.live(services.nodeId()), this::onLive, REGISTER_ATTEMPTS)
+        .onSuccess(c -> live = c);
+    Future<MessageConsumer<String>> leavingUp = ClusteredConsumers.<String>register(bus, Addresses.LEAVING, notice -> {
       if (!services.nodeId().equals(notice.body())) {
         // Requests in flight to that node may have reached an address it no longer handles.
         services.router().memberLeft();
       }
-    });
+    }, REGISTER_ATTEMPTS).onSuccess(c -> leavingNotices = c);
     sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
     long ownerSweep = ownerSweepMillis(services.config());
     ownerSweepTimer = vertx.setPeriodic(ownerSweep, ownerSweep, t -> services.owners().sweep(System.currentTimeMillis()));
-    return Future.all(control.completion(), live.completion(), leavingNotices.completion());
+    return Future.all(controlUp, liveUp, leavingUp);
+  }
+
+  private static Future<Void> unregister(MessageConsumer<?> consumer) {
+    return consumer == null ? Future.succeededFuture() : consumer.unregister();
   }
 
   @Override
@@ -91,7 +103,7 @@ public final class NodeAgent extends VerticleBase {
     } catch (RuntimeException e) {
       log.debug("cluster listeners not removed: {}", e.getMessage());
     }
-    return Future.all(control.unregister(), live.unregister(), leavingNotices.unregister())
+    return Future.all(unregister(control), unregister(live), unregister(leavingNotices))
         .recover(e -> Future.succeededFuture());
   }
 
