@@ -76,7 +76,7 @@ public final class NodeAgent extends VerticleBase {
     Future<MessageConsumer<String>> leavingUp = ClusteredConsumers.<String>register(bus, Addresses.LEAVING, notice -> {
       if (!services.nodeId().equals(notice.body())) {
         // Requests in flight to that node may have reached an address it no longer handles.
-        services.router().memberLeft();
+        services.router().memberLeft(notice.body());
       }
     }, REGISTER_ATTEMPTS).onSuccess(c -> leavingNotices = c);
     sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
@@ -282,7 +282,7 @@ public final class NodeAgent extends VerticleBase {
     }
     knownMembers.remove(nodeId);
     log.info("member {} left; {} members remain", nodeId, services.cluster().memberCount());
-    services.router().memberLeft();
+    services.router().memberLeft(nodeId);
     for (StreamOwner owner : services.owners().all()) {
       owner.nodeLeft(nodeId);
     }

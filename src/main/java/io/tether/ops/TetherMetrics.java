@@ -53,8 +53,9 @@ public final class TetherMetrics {
     passivations = Counter.builder("tether.owner.passivations")
         .description("Stream owners retired after TETHER_OWNER_IDLE_SECONDS without activity").register(registry);
     routeTimeouts = Counter.builder("tether.route.timeouts")
-        .description("Requests to stream owners that got no answer within their attempt timeout (retried while "
-            + "retriable, else answered 503 outcome_unknown)").register(registry);
+        .description("Times a request to a stream owner went unanswered past its attempt timeout (a retriable one "
+            + "keeps waiting while the owner's member is alive, then is sent again; any other is answered 503 "
+            + "outcome_unknown)").register(registry);
     // Heap, threads and CPU of this process, for the dashboard and the heap alert (k8s/monitoring).
     new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);

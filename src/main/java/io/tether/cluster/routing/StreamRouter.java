@@ -23,6 +23,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Sends a request to the owner of a stream, wherever it runs, and relays the answer. This is how every
@@ -35,13 +36,13 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>The owner answers {@link Outcome#MOVED} (it was fenced or is handing over): ask the partition's
  *       node, as in step 2, after a
  *       short pause, which picks up the new registration.</li>
- *   <li>No answer in time (the owner's node died, or it is slow): send again if the request is
- *       {@link StreamRequest#retriable() retriable}, else fail with {@link RouteException.Kind#OUTCOME_UNKNOWN}.
- *       Each further attempt waits twice as long as the one before (up to 8 times the request timeout),
- *       and a late answer of an earlier attempt is taken as the answer: a slow owner (a node that has
- *       just rejoined, cold, or saturated) is not sent every request again every request timeout, and
- *       the work it does on the first copy is not wasted. A member that leaves is handled apart, at once
- *       ({@link #memberLeft}).</li>
+ *   <li>No answer in time: a request that is not {@link StreamRequest#retriable() retriable} fails with
+ *       {@link RouteException.Kind#OUTCOME_UNKNOWN}. A retriable one keeps waiting while the member it
+ *       went to is alive (its owner is only slow: a node that has just rejoined, cold, or a saturated
+ *       one, which a second copy would only load twice), and is sent again through the
+ *       partition's node as a last chance one request timeout before the route deadline
+ *       ({@link Call#patienceOver}). A late answer of an earlier attempt is taken as the answer. A member
+ *       that leaves is handled apart, at once ({@link #memberLeft}).</li>
  * </ol>
  * Retries stop at the route deadline with {@link RouteException.Kind#UNAVAILABLE}.
  */
@@ -72,6 +73,8 @@ public final class StreamRouter {
   private final long deadlineMillis;
   private final Set<Call<?>> inFlight = ConcurrentHashMap.newKeySet();
   private volatile long unsettledUntil;
+  /** Counts the members that left (or announced they are leaving); an attempt notes it when sent. */
+  private final AtomicLong membershipEpoch = new AtomicLong();
   private volatile LocalOwners localOwners;
 
   /** The owners on this node, which requests reach without the event bus (see {@link LocalRequest}). */
@@ -86,6 +89,18 @@ public final class StreamRouter {
     this.cluster = cluster;
     this.requestTimeoutMillis = requestTimeoutMillis;
     this.deadlineMillis = deadlineMillis;
+  }
+
+  private volatile String localNode;
+
+  /** This node's id (cached: it never changes). */
+  private String localNode() {
+    String id = localNode;
+    if (id == null) {
+      id = cluster.localNodeId();
+      localNode = id;
+    }
+    return id;
   }
 
   /** Requests whose stream has its owner on this node go to it directly from now on. */
@@ -176,16 +191,24 @@ public final class StreamRouter {
   }
 
   /**
-   * A member left the cluster: requests that may have been sent to it will never be answered, so the
-   * retriable ones are sent again at once instead of waiting for their timeout. They go through the
-   * node that now holds the stream's partition ({@link Call#activate}), not the event-bus address, whose
-   * registrations on the dead member may not have been dropped yet.
+   * Member {@code nodeId} left the cluster (or announced it is leaving): requests that may have been sent
+   * to it will never be answered, so the retriable ones are sent again at once instead of waiting for
+   * their timeout. They go through the node that now holds the stream's partition ({@link Call#activate}),
+   * not the event-bus address, whose registrations on the dead member may not have been dropped yet.
+   * Requests whose attempt went to another member are left alone: resending them would load the
+   * survivors twice at the moment they take over the dead member's streams.
    */
-  public void memberLeft() {
+  public void memberLeft(String nodeId) {
+    membershipEpoch.incrementAndGet();
     unsettledUntil = System.currentTimeMillis() + UNSETTLED_MILLIS;
     for (Call<?> call : inFlight) {
       if (call.request.retriable()) {
-        call.context.runOnContext(v -> call.resendThroughPartitionOwner());
+        call.context.runOnContext(v -> {
+          String target = call.target;
+          if (target == null || target.equals(nodeId)) {
+            call.resendThroughPartitionOwner();
+          }
+        });
       }
     }
   }
@@ -204,6 +227,14 @@ public final class StreamRouter {
     int attempt;
     /** Attempts that timed out: each next attempt waits longer. */
     int timeouts;
+    /** Whether the call has already waited past an attempt's patience for a live owner (once per call). */
+    boolean waited;
+    /**
+     * The member the current attempt went to: the node asked to activate, this node for a local owner,
+     * and for the stream's address the member holding the stream's partition when it was sent (where its
+     * owner runs unless it is moving); {@code null} if unknown.
+     */
+    String target;
 
     Call(String stream, StreamRequest request, long deadline) {
       this.stream = stream;
@@ -213,8 +244,13 @@ public final class StreamRouter {
 
     @SuppressWarnings("unchecked")
     void send() {
+      if (System.currentTimeMillis() < unsettledUntil) {
+        // The address may still name a departed member: the partition's node knows where the owner is.
+        activate(++attempt);
+        return;
+      }
       int current = ++attempt;
-      ask(Addresses.stream(stream), request, false, attemptTimeout(), current, ar -> {
+      ask(Addresses.stream(stream), null, request, false, attemptTimeout(), current, ar -> {
         if (ar.succeeded()) {
           WireMessage body = ar.result().body();
           if (body instanceof StreamReply reply && reply.outcome() == Outcome.MOVED) {
@@ -271,7 +307,7 @@ public final class StreamRouter {
         retry(backoff(tries), "partition of " + stream + " has no live owner yet", true);
         return;
       }
-      ask(Addresses.control(node), new Activate(stream, request), false, attemptTimeout() * 2, current, act -> {
+      ask(Addresses.control(node), node, new Activate(stream, request), false, attemptTimeout() * 2, current, act -> {
             if (act.failed() && act.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS
                 && !node.equals(cluster.localNodeId())) {
               // The partition's member has joined but does not serve yet: own the stream here meanwhile.
@@ -317,11 +353,14 @@ public final class StreamRouter {
      * request that is not retriable waits no longer than that (its expiry goes with it, so that nobody
      * applies it after its sender gave up). A retriable one stays open until the route deadline: the call
      * moves on after {@code patience}, and an answer that comes later still counts ({@link #lateAnswer}).
+     * {@code node} is the member the address belongs to, or {@code null} for the stream's own address.
      */
-    void ask(String address, WireMessage body, boolean localOnly, long patience, int current,
+    void ask(String address, String node, WireMessage body, boolean localOnly, long patience, int current,
              Handler<AsyncResult<Message<WireMessage>>> onAnswer) {
+      target = node;
       long remaining = Math.max(1, deadline - System.currentTimeMillis());
       boolean open = request.retriable() && patience < remaining;
+      long epoch = membershipEpoch.get();
       long sendTimeout = open ? remaining : Math.min(patience, remaining);
       Future<Message<WireMessage>> answer;
       long timer;
@@ -329,6 +368,7 @@ public final class StreamRouter {
       LocalRequest local = owners == null || localOnly || !address.equals(Addresses.stream(stream)) ? null
           : new LocalRequest(address, body, System.currentTimeMillis() + sendTimeout, context);
       if (local != null && owners.deliver(stream, local)) {
+        target = localNode();
         // The owner is on this node: no event bus, and a request handed to a live owner here is not lost
         // on the way, so one timer covers both cases below.
         answer = local.answer();
@@ -339,19 +379,14 @@ public final class StreamRouter {
           }
           // An answer that comes before the deadline still counts (lateAnswer); after it, nobody waits.
           vertx.setTimer(Math.max(1, sendTimeout - patience), t2 -> local.timeOut(sendTimeout));
-          if (current == attempt && !promise.future().isComplete()) {
-            onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
-                "no answer from " + address + " within " + patience + " ms")));
-          }
+          patienceOver(address, patience, current, epoch, onAnswer);
         });
       } else {
+        if (node == null) {
+          target = partitionNode();
+        }
         DeliveryOptions options = Expiry.options(sendTimeout).setLocalOnly(localOnly);
-        timer = !open ? -1 : vertx.setTimer(patience, t -> {
-          if (current == attempt && !promise.future().isComplete()) {
-            onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
-                "no answer from " + address + " within " + patience + " ms")));
-          }
-        });
+        timer = !open ? -1 : vertx.setTimer(patience, t -> patienceOver(address, patience, current, epoch, onAnswer));
         answer = eventBus.request(address, body, options);
       }
       answer.onComplete(ar -> {
@@ -367,6 +402,57 @@ public final class StreamRouter {
         }
         onAnswer.handle(ar);
       });
+    }
+
+    /**
+     * Attempt {@code current} of a retriable request got no answer within {@code patience}. If no member
+     * has left since it was sent, or the member it went to is still one, its owner is alive and merely behind:
+     * a copy sent now would only queue behind the first on the same owner and double its work, which is
+     * what kept a saturated cluster saturated. So the call keeps waiting for the first copy, and sends
+     * again only as a last chance, one request timeout before the route deadline (a message lost on the
+     * way to a live member is rare: a connection cut under it means its member is leaving). A member
+     * leaving is handled apart, at once ({@link #memberLeft}).
+     */
+    void patienceOver(String address, long patience, int current, long epoch,
+                      Handler<AsyncResult<Message<WireMessage>>> onAnswer) {
+      if (current != attempt || promise.future().isComplete()) {
+        return;
+      }
+      long now = System.currentTimeMillis();
+      long lastChance = deadline - requestTimeoutMillis;
+      if (now < lastChance && !waited && (epoch == membershipEpoch.get() || targetIsMember())) {
+        waited = true;
+        onTimeout.run();
+        step("no answer in " + patience + "ms from a live member, waiting");
+        vertx.setTimer(lastChance - now, t -> {
+          if (current == attempt && !promise.future().isComplete()) {
+            step("last chance");
+            onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
+                "no answer from " + address + " within " + (System.currentTimeMillis() - now + patience) + " ms")));
+          }
+        });
+        return;
+      }
+      onAnswer.handle(Future.failedFuture(new ReplyException(ReplyFailure.TIMEOUT,
+          "no answer from " + address + " within " + patience + " ms")));
+    }
+
+    boolean targetIsMember() {
+      String node = target;
+      try {
+        return node != null && cluster.memberNodeIds().contains(node);
+      } catch (RuntimeException e) {
+        return false;
+      }
+    }
+
+    /** The member holding the stream's primary partition, or {@code null} (unassigned, or leaving). */
+    String partitionNode() {
+      try {
+        return cluster.ownerNodeOf(stream);
+      } catch (RuntimeException e) {
+        return null;
+      }
     }
 
     /** The request timeout, doubled for each attempt that timed out before (at most 8 times). */
@@ -395,7 +481,8 @@ public final class StreamRouter {
     @SuppressWarnings("unchecked")
     void activateHere(int current) {
       step("activate here");
-      ask(Addresses.control(cluster.localNodeId()), new Activate(stream, request, true), true, attemptTimeout() * 2,
+      String here = cluster.localNodeId();
+      ask(Addresses.control(here), here, new Activate(stream, request, true), true, attemptTimeout() * 2,
           current, act -> {
             if (act.failed()) {
               activationFailed(act.cause());
