@@ -16,7 +16,11 @@ import java.util.regex.Pattern;
  *
  * <ul>
  *   <li>The answer to a prompt is always the same text ({@link #answer}), emitted one word at a time at
- *       {@code tokensPerSecond}. Given a partial answer (a resumed turn), it continues after it.</li>
+ *       {@code tokensPerSecond}. Given a partial answer (a resumed turn), it continues after it. The pace
+ *       is the model's, by the clock, as a real upstream's is: words whose time has come while this
+ *       node's event loop was busy are handed over together when it gets to them (as a real model's
+ *       tokens wait in the socket), not one per timer turn, so a loaded node does not slow the model
+ *       down.</li>
  *   <li>{@code /think N} in the prompt pauses N seconds before the first word (longer than proxy idle
  *       timeouts, so heartbeats are exercised); {@code thinkSeconds} does the same for every prompt.</li>
  *   <li>{@code /speed N} in the prompt answers it at N words per second (1-100) instead of
@@ -124,6 +128,8 @@ public final class SimulatedModel implements ChatModel {
     final long wordMillis;
     final List<String> pieces = new ArrayList<>();
     int position;
+    /** When the first word was due (ms, monotonic); word {@code k} is due {@code k * wordMillis} later. */
+    long firstDueAt = -1;
     long timer = -1;
     boolean cancelled;
 
@@ -151,11 +157,21 @@ public final class SimulatedModel implements ChatModel {
           return;
         }
       }
-      sink.text(pieces.get(position++));
+      long now = System.nanoTime() / 1_000_000;
+      if (firstDueAt < 0) {
+        firstDueAt = now;
+      }
+      int due = (int) Math.min(pieces.size(), Math.max(position + 1, (now - firstDueAt) / wordMillis + 1));
+      if (due == position + 1) {
+        sink.text(pieces.get(position));
+      } else {
+        sink.text(String.join("", pieces.subList(position, due)));
+      }
+      position = due;
       if (position == pieces.size()) {
         sink.finished("stop");
       } else {
-        timer = vertx.setTimer(wordMillis, t -> next());
+        timer = vertx.setTimer(Math.max(1, firstDueAt + position * wordMillis - now), t -> next());
       }
     }
 

@@ -105,6 +105,48 @@ class SimulatedModelTest {
   }
 
   @Test
+  void wordsDueWhileTheEventLoopWasBusyComeTogetherAtTheModelsPace() throws Exception {
+    // 40 words at 20 per second take 2 s by the model's clock, however late this node's timers fire.
+    SimulatedModel model = new SimulatedModel(vertx, 20, 40, 0);
+    List<String> deltas = new CopyOnWriteArrayList<>();
+    CompletableFuture<String> finish = new CompletableFuture<>();
+    io.vertx.core.Context context = vertx.getOrCreateContext();
+    context.runOnContext(v -> model.stream(ask("hello", ""), new ChatModel.ModelSink() {
+      @Override
+      public void text(String delta) {
+        deltas.add(delta);
+      }
+
+      @Override
+      public void toolCall(ChatModel.ToolCallRequest call) {
+      }
+
+      @Override
+      public void finished(String finishReason) {
+        finish.complete(finishReason);
+      }
+
+      @Override
+      public void failed(Throwable cause) {
+        finish.completeExceptionally(cause);
+      }
+    }));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !deltas.isEmpty());
+    // The node's event loop is held for a second (a loaded node): about 20 words fall due meanwhile.
+    context.runOnContext(v -> {
+      long until = System.nanoTime() + 1_000_000_000L;
+      while (System.nanoTime() < until) {
+        Thread.onSpinWait();
+      }
+    });
+    assertThat(finish.get(20, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("stop");
+
+    assertThat(String.join("", deltas)).isEqualTo(SimulatedModel.answer(ask("hello", ""), 40));
+    assertThat(deltas).as("the words that fell due while the loop was held came as one piece, not one per timer")
+        .anySatisfy(d -> assertThat(d.split(" ").length).isGreaterThanOrEqualTo(10));
+  }
+
+  @Test
   void aCancelledCallReportsNothingMore() throws Exception {
     SimulatedModel model = new SimulatedModel(vertx, 20, 40, 0);
     Run run = new Run(new StringBuilder(), new CopyOnWriteArrayList<>(), new CompletableFuture<>());
