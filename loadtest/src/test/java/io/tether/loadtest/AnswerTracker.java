@@ -120,6 +120,20 @@ final class AnswerTracker {
     return System.currentTimeMillis() - session.getLong("heardAt") > Settings.STALE_MILLIS;
   }
 
+  /**
+   * A user whose answer did not complete within the deadline: prints its session, how far it got and on
+   * how many connections, so that the nodes' logs can be searched for what held it up.
+   */
+  static Session reportUnfinished(Session session) {
+    if (!session.getBoolean("done")) {
+      System.err.printf("session %s: answer not complete after %d s: offset %s, %d chars, %d connections, "
+              + "last frame %d ms ago on %s%n", session.getString("id"), Settings.ANSWER_DEADLINE.toSeconds(),
+          session.getString("offset"), session.getString("text").length(), session.getInt("conn"),
+          System.currentTimeMillis() - session.getLong("heardAt"), session.getString("base"));
+    }
+    return session;
+  }
+
   /** Prints where the rebuilt answer and the session's final answer part, for the run's log. */
   static Session explainMismatch(Session session) {
     String rebuilt = session.getString("text");

@@ -106,6 +106,7 @@ final class Steps {
     }
     return wsConnect("connect")
         .exec(asLongAsDuring(Steps::notDone, Settings.ANSWER_DEADLINE).on(look))
+        .exec(AnswerTracker::reportUnfinished)
         .exec(doIf(s -> AnswerTracker.heardWithin(s, 1_000)).then(exec(ws("close").wsName(WS_NAME).close())));
   }
 
@@ -121,6 +122,7 @@ final class Steps {
         .exec(doIf(AnswerTracker::stale).then(sseConnect("SSE reconnect after silence")));
     return sseConnect("SSE connect")
         .exec(asLongAsDuring(Steps::notDone, Settings.ANSWER_DEADLINE).on(look))
+        .exec(AnswerTracker::reportUnfinished)
         .exec(doIf(s -> AnswerTracker.heardWithin(s, 1_000)).then(exec(sse("SSE close").sseName(SSE_NAME).close())));
   }
 
@@ -130,6 +132,7 @@ final class Steps {
     return asLongAsDuring(Steps::notDone, Settings.ANSWER_DEADLINE).on(
         onLiveNode(exec(http("long-poll").get(s -> s.getString("base") + stream(s, "long-poll"))
             .check(status().in(200, 204), header("Stream-Next-Offset").saveAs("next"), bodyString().saveAs("body"))))
-            .exec(s -> AnswerTracker.longPoll(s, s.getString("body"), s.getString("next"))));
+            .exec(s -> AnswerTracker.longPoll(s, s.getString("body"), s.getString("next"))))
+        .exec(AnswerTracker::reportUnfinished);
   }
 }
