@@ -42,7 +42,8 @@ import java.util.UUID;
  * @param eventLoops           Vert.x event-loop threads (HTTP, owners, subscriptions); {@code TETHER_EVENT_LOOPS}
  * @param adminToken           bearer token for {@code /v1/admin}; empty leaves it open
  * @param corsOrigins          allowed CORS origins, {@code *} for any
- * @param requestTimeoutMillis one hop to a stream owner before it is retried or reported
+ * @param requestTimeoutMillis one hop to a stream owner: a plain append is reported after it; a retriable request waits on
+ *                             for a live owner and is resent this long before the route deadline
  * @param routeDeadlineMillis  total time a request may spend finding its owner (failover included)
  * @param apiKey               backend credential for creating sessions and minting tokens; empty leaves it open ({@code TETHER_API_KEY})
  * @param tokenSecret          HS256 secret signing session tokens (32+ characters); empty: generated and shared through the cluster ({@code TETHER_TOKEN_SECRET})
