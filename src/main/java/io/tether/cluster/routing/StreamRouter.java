@@ -481,7 +481,7 @@ public final class StreamRouter {
     @SuppressWarnings("unchecked")
     void activateHere(int current) {
       step("activate here");
-      String here = cluster.localNodeId();
+      String here = localNode();
       ask(Addresses.control(here), here, new Activate(stream, request, true), true, attemptTimeout() * 2,
           current, act -> {
             if (act.failed()) {

@@ -77,12 +77,7 @@ class SlowOwnerIT {
         || partition(name) == partition(Addresses.control(node.nodeId())));
     // The stream exists and has no owner: the resend through the partition's node activates one, whose
     // claim waits behind an operation holding the stream's partition thread for 5 s.
-    StreamReply created = Await.result(node.services().store().execute(name,
-        new StreamProcessors.Create(new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null),
-            List.of(), null, -1, node.config().ringLimits(), 42, new Fence(0, 7), "a-node-that-died",
-            System.currentTimeMillis(), false),
-        node.vertx().getOrCreateContext()));
-    assertThat(created.outcome()).isEqualTo(Outcome.CREATED);
+    create(name);
     // Meanwhile a slow handler on the stream's address takes the first attempt and answers after 600 ms.
     // (The resend reaches it too, relayed by the node that activates the owner: each copy is answered
     // with its number.)
@@ -180,12 +175,7 @@ class SlowOwnerIT {
   @Order(2)
   void aRequestLostOnTheWayToALiveMemberIsSentAgainBeforeTheDeadline() throws Exception {
     String name = "lost-" + UUID.randomUUID();
-    StreamReply created = Await.result(node.services().store().execute(name,
-        new StreamProcessors.Create(new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null),
-            List.of(), null, -1, node.config().ringLimits(), 42, new Fence(0, 7), "a-node-that-died",
-            System.currentTimeMillis(), false),
-        node.vertx().getOrCreateContext()));
-    assertThat(created.outcome()).isEqualTo(Outcome.CREATED);
+    create(name);
     // A consumer on the stream's address swallows the first copy and goes away, as a message does that a
     // connection loses: nothing will ever answer it.
     AtomicInteger swallowed = new AtomicInteger();
