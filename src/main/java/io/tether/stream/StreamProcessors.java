@@ -58,6 +58,40 @@ public final class StreamProcessors {
       implements EntryProcessor<String, StreamLog, StreamReply>, WireMessage, HazelcastInstanceAware {
     private transient EntryProcessor<String, StreamLog, StreamReply> backup;
     private transient WriteGuard guard;
+    /**
+     * Set on the instance a caller submits (never on a copy read from the network): the reply is left
+     * here instead of returned, so a processor that runs on this member is answered without Hazelcast
+     * serializing its reply on the partition thread and reading it back on the caller's. Read only after
+     * the operation completed (its completion orders the write before the read).
+     */
+    private transient volatile boolean answerInPlace;
+    private transient volatile StreamReply answer;
+
+    /** The processor's work: the reply to the caller. */
+    abstract StreamReply apply(Map.Entry<String, StreamLog> entry);
+
+    @Override
+    public final StreamReply process(Map.Entry<String, StreamLog> entry) {
+      StreamReply reply = apply(entry);
+      if (answerInPlace) {
+        answer = reply;
+        return null;
+      }
+      return reply;
+    }
+
+    /** Asks for the reply to be left on this instance when it runs on this member (see {@link #answer}). */
+    public final void answerInPlace() {
+      answerInPlace = true;
+    }
+
+    /**
+     * The reply of a completed operation: what Hazelcast returned when the processor ran on another
+     * member (a serialized copy answers), else the one it left here.
+     */
+    public final StreamReply reply(StreamReply returned) {
+      return returned != null ? returned : answer;
+    }
 
     @Override
     public final void setHazelcastInstance(HazelcastInstance instance) {
@@ -158,7 +192,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply unguarded = guard(entry, false);
       if (unguarded != null) {
         return unguarded;
@@ -235,7 +269,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply unguarded = guard(entry, !probe);
       if (unguarded != null) {
         return unguarded;
@@ -311,7 +345,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused;
@@ -372,7 +406,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply refused = gate(entry, fence, now, false);
       if (refused != null) {
         return refused;
@@ -423,7 +457,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused;
@@ -475,7 +509,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused.outcome() == Outcome.SOFT_DELETED
@@ -526,7 +560,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply unguarded = guard(entry, true);
       if (unguarded != null) {
         return unguarded;
@@ -573,7 +607,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply unguarded = guard(entry, true);
       if (unguarded != null) {
         return unguarded;
@@ -621,7 +655,7 @@ public final class StreamProcessors {
     }
 
     @Override
-    public StreamReply process(Map.Entry<String, StreamLog> entry) {
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
       StreamReply refused = gate(entry, fence, now, true);
       if (refused != null) {
         return refused;

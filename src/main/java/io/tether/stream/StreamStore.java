@@ -29,6 +29,9 @@ public final class StreamStore {
   /**
    * Runs {@code processor} on the stream's partition; completes on {@code context}.
    *
+   * <p>A processor that runs on this member leaves its reply on itself ({@link
+   * StreamProcessors.Primary#answerInPlace}) rather than have Hazelcast serialize it and read it back.
+   *
    * <p>The completion callback runs on the thread that completes the operation (the partition thread)
    * and only hands the result to {@code context}. Hazelcast's plain {@code whenComplete} would instead
    * use its default async executor, which on machines with fewer than three cores starts a new thread
@@ -37,6 +40,7 @@ public final class StreamStore {
   public Future<StreamReply> execute(String stream, StreamProcessors.Primary processor, Context context) {
     Promise<StreamReply> promise = Promise.promise();
     java.util.concurrent.CompletionStage<StreamReply> submitted;
+    processor.answerInPlace();
     try {
       submitted = map.submitToKey(stream, processor);
     } catch (RuntimeException e) {
@@ -47,7 +51,12 @@ public final class StreamStore {
       if (failure != null) {
         promise.fail(failure);
       } else {
-        promise.complete(reply);
+        StreamReply answer = processor.reply(reply);
+        if (answer == null) {
+          promise.fail(new IllegalStateException(processor.getClass().getSimpleName() + " completed without a reply"));
+        } else {
+          promise.complete(answer);
+        }
       }
     }), Runnable::run);
     return promise.future();
