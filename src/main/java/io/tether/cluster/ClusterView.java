@@ -295,6 +295,44 @@ public final class ClusterView {
     });
   }
 
+  /**
+   * Calls {@code onChange} (on a Hazelcast event thread) whenever a member joins or leaves and whenever a
+   * partition replica has moved: the moments when a stream's primary copy may have come to this member.
+   */
+  public void onChange(Runnable onChange) {
+    hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+      @Override
+      public void memberAdded(MembershipEvent event) {
+        onChange.run();
+      }
+
+      @Override
+      public void memberRemoved(MembershipEvent event) {
+        onChange.run();
+      }
+    });
+    hazelcast.getPartitionService().addMigrationListener(new MigrationListener() {
+      @Override
+      public void migrationStarted(MigrationState state) {
+      }
+
+      @Override
+      public void migrationFinished(MigrationState state) {
+        onChange.run();
+      }
+
+      @Override
+      public void replicaMigrationCompleted(ReplicaMigrationEvent event) {
+        onChange.run();
+      }
+
+      @Override
+      public void replicaMigrationFailed(ReplicaMigrationEvent event) {
+        onChange.run();
+      }
+    });
+  }
+
   /** Calls {@code onLeft} with the Vert.x node id of every member that leaves (crash or shutdown). */
   public UUID onMemberLeft(Consumer<String> onLeft) {
     return hazelcast.getCluster().addMembershipListener(new MembershipListener() {

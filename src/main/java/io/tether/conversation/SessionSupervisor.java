@@ -12,15 +12,22 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Keeps work running that no client asks for: every {@value #CHECK_MILLIS} ms it looks at the sessions
- * with work in progress ({@link SessionStore#localActive()}) whose primary copy is on this member, and
- * wakes the owner of each one that has none here, typically after the previous owner's member died.
- * The new owner's {@link SessionCompanion} then resumes the generation or the tool run.
+ * Keeps work running that no client asks for: it looks at the sessions with work in progress ({@link
+ * SessionStore#localActive()}) whose primary copy is on this member, and wakes the owner of each one that
+ * has none here, typically after the previous owner's member died. The new owner's {@link
+ * SessionCompanion} then resumes the generation or the tool run.
+ *
+ * <p>The look is a query over every partition of this member. It runs every {@value #CHECK_MILLIS} ms
+ * for {@value #AFTER_CHANGE_MILLIS} ms after the cluster changed (a member joined or left, a partition
+ * moved: the only ways a session's primary copy arrives here without its owner), and every
+ * {@value #QUIET_CHECK_MILLIS} ms otherwise, so a steady node does not pay for it twice a second.
  */
 public final class SessionSupervisor extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(SessionSupervisor.class);
   static final long CHECK_MILLIS = 500;
+  static final long AFTER_CHANGE_MILLIS = 30_000;
+  static final long QUIET_CHECK_MILLIS = 5_000;
   private static final String RESUME = new JsonObject().put("type", SessionCommand.RESUME).encode();
 
   private final StreamServices services;
@@ -28,6 +35,9 @@ public final class SessionSupervisor extends VerticleBase {
   private final Set<String> waking = ConcurrentHashMap.newKeySet();
   private long timer = -1;
   private boolean checking;
+  /** When the cluster last changed (this node's start counts as a change). */
+  private volatile long changedAt = System.currentTimeMillis();
+  private long checkedAt;
 
   public SessionSupervisor(StreamServices services, SessionStore store) {
     this.services = services;
@@ -36,7 +46,14 @@ public final class SessionSupervisor extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    timer = vertx.setPeriodic(CHECK_MILLIS, t -> check());
+    services.cluster().onChange(() -> changedAt = System.currentTimeMillis());
+    timer = vertx.setPeriodic(CHECK_MILLIS, t -> {
+      long now = System.currentTimeMillis();
+      if (now - changedAt < AFTER_CHANGE_MILLIS || now - checkedAt >= QUIET_CHECK_MILLIS) {
+        checkedAt = now;
+        check();
+      }
+    });
     return Future.succeededFuture();
   }
 
