@@ -58,18 +58,46 @@ final class ConnectionGuard {
       this.admitted = admitted;
     }
 
+    /** When the armed timeout closes the connection (epoch ms), or 0 while none is armed. */
+    long deadline;
+    String reason;
+
+    /**
+     * Arms the timeout. Requests come and go far more often than a timeout fires, so arming and
+     * disarming only set {@link #deadline}; the one timer of the connection, when it fires, closes the
+     * connection or waits again for what is left.
+     */
     void arm(long millis, String reason) {
-      disarm();
-      timer = vertx.setTimer(millis, t -> {
+      this.deadline = System.currentTimeMillis() + millis;
+      this.reason = reason;
+      if (timer < 0) {
+        schedule(millis);
+      }
+    }
+
+    void disarm() {
+      deadline = 0;
+    }
+
+    private void schedule(long millis) {
+      timer = vertx.setTimer(Math.max(1, millis), t -> {
         timer = -1;
-        if (requests == 0 && !upgraded) {
+        if (deadline == 0) {
+          return;
+        }
+        long left = deadline - System.currentTimeMillis();
+        if (left > 0) {
+          schedule(left);
+        } else if (requests == 0 && !upgraded) {
           metrics.clientRefused(reason);
           connection.close();
         }
       });
     }
 
-    void disarm() {
+    /** The connection closed: its timer goes too. */
+    void cancel() {
+      deadline = 0;
       if (timer >= 0) {
         vertx.cancelTimer(timer);
         timer = -1;
@@ -91,7 +119,7 @@ final class ConnectionGuard {
     if (states.remove(state.connection) == null) {
       return;
     }
-    state.disarm();
+    state.cancel();
     if (state.admitted) {
       limits.closeConnection(state.address);
     }

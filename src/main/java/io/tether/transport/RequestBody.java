@@ -9,7 +9,9 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Reads the body of every request that may carry one, before any handler sees the request, within
@@ -26,7 +28,9 @@ import java.util.List;
  *       response ends; a request that would overdraw it is answered {@code 503 server_busy} with
  *       {@code Retry-After}, and the rest of its body is dropped as it arrives.</li>
  *   <li><b>Time.</b> A body that stops arriving for {@code TETHER_BODY_TIMEOUT_MS} is answered
- *       {@code 408 request_timeout} and its connection closed.</li>
+ *       {@code 408 request_timeout} and its connection closed. One timer per event loop checks the
+ *       bodies in flight (a tenth of the timeout apart, at most a second), rather than a timer set
+ *       and cancelled for every request.</li>
  * </ul>
  * Answering a keep-alive HTTP/1.1 request before its body has been read leaves the connection usable
  * only if the server goes on reading that body, which is why refusals either discard the rest or close.
@@ -41,6 +45,7 @@ final class RequestBody {
   /** Router handler: reads the body (any method but GET, HEAD and OPTIONS), then continues. */
   static Handler<RoutingContext> handler(Vertx vertx, int limit, ClientLimits limits, long idleMillis,
                                          TetherMetrics metrics) {
+    Watch watch = new Watch(vertx, idleMillis);
     return ctx -> {
       HttpMethod method = ctx.request().method();
       if (method == HttpMethod.GET || method == HttpMethod.HEAD || method == HttpMethod.OPTIONS
@@ -48,8 +53,52 @@ final class RequestBody {
         ctx.next();
         return;
       }
-      new Reader(vertx, ctx, limit, limits, idleMillis, metrics).start();
+      new Reader(watch, ctx, limit, limits, idleMillis, metrics).start();
     };
+  }
+
+  /**
+   * The bodies being read on one event loop (one handler per HTTP server instance), and the one timer
+   * that checks them for silence. The timer runs while bodies are in flight and stops after a check
+   * finds none.
+   */
+  private static final class Watch {
+    private final Vertx vertx;
+    private final long idleMillis;
+    private final long period;
+    private final Set<Reader> reading = new HashSet<>();
+    private long timer = -1;
+
+    Watch(Vertx vertx, long idleMillis) {
+      this.vertx = vertx;
+      this.idleMillis = idleMillis;
+      this.period = Math.max(10, Math.min(1000, idleMillis / 10));
+    }
+
+    void add(Reader reader) {
+      reading.add(reader);
+      if (timer < 0) {
+        timer = vertx.setPeriodic(period, t -> check());
+      }
+    }
+
+    void remove(Reader reader) {
+      reading.remove(reader);
+    }
+
+    private void check() {
+      if (reading.isEmpty()) {
+        vertx.cancelTimer(timer);
+        timer = -1;
+        return;
+      }
+      long now = System.currentTimeMillis();
+      for (Reader reader : List.copyOf(reading)) {
+        if (now - reader.lastChunkAt >= idleMillis) {
+          reader.timedOut();
+        }
+      }
+    }
   }
 
   /** The body read by {@link #handler}; empty when the request had none. */
@@ -60,7 +109,7 @@ final class RequestBody {
 
   /** One request's body, read on the request's event loop. */
   private static final class Reader {
-    private final Vertx vertx;
+    private final Watch watch;
     private final RoutingContext ctx;
     private final HttpServerRequest request;
     private final int limit;
@@ -74,10 +123,10 @@ final class RequestBody {
     /** The request was answered (refused); what still arrives is discarded or the connection closed. */
     private boolean answered;
     private long lastChunkAt;
-    private long timer = -1;
+    private boolean watched;
 
-    Reader(Vertx vertx, RoutingContext ctx, int limit, ClientLimits limits, long idleMillis, TetherMetrics metrics) {
-      this.vertx = vertx;
+    Reader(Watch watch, RoutingContext ctx, int limit, ClientLimits limits, long idleMillis, TetherMetrics metrics) {
+      this.watch = watch;
       this.ctx = ctx;
       this.request = ctx.request();
       this.limit = limit;
@@ -114,7 +163,8 @@ final class RequestBody {
         ctx.response().writeContinue();
       }
       lastChunkAt = System.currentTimeMillis();
-      armTimer(idleMillis);
+      watched = true;
+      watch.add(this);
       request.resume();
     }
 
@@ -143,7 +193,7 @@ final class RequestBody {
     }
 
     private void end() {
-      cancelTimer();
+      unwatch();
       if (answered) {
         return;
       }
@@ -184,25 +234,18 @@ final class RequestBody {
           .withHeader("Retry-After", "1").send(ctx.response());
     }
 
-    private void armTimer(long millis) {
-      timer = vertx.setTimer(Math.max(1, millis), t -> {
-        timer = -1;
-        long silent = System.currentTimeMillis() - lastChunkAt;
-        if (silent < idleMillis) {
-          armTimer(idleMillis - silent);
-          return;
-        }
-        metrics.clientRefused("body_timeout");
-        boolean wasAnswered = answered;
-        answered = true;
-        finish();
-        if (wasAnswered) {
-          request.connection().close();
-        } else {
-          ApiError.of(408, "request_timeout", "no body bytes arrived for " + idleMillis + " ms")
-              .sendAndClose(ctx.response(), request.connection());
-        }
-      });
+    /** No body bytes arrived for the timeout (from the {@link Watch}). */
+    void timedOut() {
+      metrics.clientRefused("body_timeout");
+      boolean wasAnswered = answered;
+      answered = true;
+      finish();
+      if (wasAnswered) {
+        request.connection().close();
+      } else {
+        ApiError.of(408, "request_timeout", "no body bytes arrived for " + idleMillis + " ms")
+            .sendAndClose(ctx.response(), request.connection());
+      }
     }
 
     /**
@@ -220,7 +263,7 @@ final class RequestBody {
     }
 
     private void finish() {
-      cancelTimer();
+      unwatch();
       releaseCharged();
     }
 
@@ -232,10 +275,10 @@ final class RequestBody {
       }
     }
 
-    private void cancelTimer() {
-      if (timer >= 0) {
-        vertx.cancelTimer(timer);
-        timer = -1;
+    private void unwatch() {
+      if (watched) {
+        watch.remove(this);
+        watched = false;
       }
     }
   }

@@ -133,6 +133,59 @@ class ClientLimitsIT {
     }
   }
 
+  /**
+   * A connection that keeps serving requests outlives the header timeout armed when it opened and the
+   * idle timeout armed after each response (1 s and 2 s here): the client paces its requests 400 ms
+   * apart over 4 s. Only once it stops is the connection closed as idle.
+   */
+  @Test
+  void aConnectionInUseIsNotClosedByItsTimeouts() throws Exception {
+    try (Socket socket = connect()) {
+      long until = System.nanoTime() + Duration.ofSeconds(4).toNanos();
+      int answered = 0;
+      while (System.nanoTime() < until) {
+        socket.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: t\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        String answer = RawHttp.readHead(socket.getInputStream());
+        assertThat(answer).as("request %d on the connection", answered + 1).startsWith("HTTP/1.1 200");
+        socket.getInputStream().readNBytes(contentLength(answer));
+        answered++;
+        Thread.sleep(400); // the client's pace, not a wait for the server
+      }
+      assertThat(answered).isGreaterThanOrEqualTo(5);
+      assertThat(closedByServer(socket)).isTrue();
+    }
+  }
+
+  /** A body that arrives slowly but steadily (a piece every 500 ms for 5 s) is read, not cut off at 3 s. */
+  @Test
+  void aBodyThatKeepsArrivingIsRead() throws Exception {
+    String slow = "/v1/stream/limits-slow-" + UUID.randomUUID();
+    assertThat(http.put(slow, "application/octet-stream", null).status()).isEqualTo(201);
+    try (Socket socket = connect()) {
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST " + slow + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/octet-stream\r\n"
+          + "Content-Length: 100\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      for (int i = 0; i < 10; i++) {
+        Thread.sleep(500); // the client's pace, not a wait for the server
+        out.write("0123456789".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+      }
+      String answer = RawHttp.readHead(socket.getInputStream());
+      assertThat(answer).startsWith("HTTP/1.1 204");
+    }
+    assertThat(http.head(slow).header("Stream-Next-Offset")).as("the append was stored whole")
+        .isEqualTo(String.format("%016d_%016d", 1, 100));
+  }
+
+  private static int contentLength(String head) {
+    for (String line : head.split("\r\n")) {
+      if (line.regionMatches(true, 0, "Content-Length:", 0, 15)) {
+        return Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    return 0;
+  }
+
   @Test
   void aBodyThatStopsArrivingIsAnswered408AndClosed() throws Exception {
     String before = http.head(stream).header("Stream-Next-Offset");
