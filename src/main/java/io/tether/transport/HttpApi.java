@@ -89,11 +89,13 @@ public final class HttpApi extends VerticleBase {
     router.route().handler(cors());
     router.route().handler(RequestBody.handler(vertx, config.maxAppendBytes(), limits, config.bodyTimeoutMillis(),
         services.metrics()));
+    // The protocol's routes first: they carry nearly every request, and the router tries routes in order
+    // (the session routes' path patterns are regular expressions). No other route starts with this prefix.
+    StreamHandler streams = new StreamHandler(services, new LiveTransports(services, presence), gate);
+    router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
     new OpsRoutes(services, serving).mount(router);
     new SessionHandler(services, gate).mount(router);
     new StreamTokenRoutes(gate).mount(router);
-    StreamHandler streams = new StreamHandler(services, new LiveTransports(services, presence), gate);
-    router.route(ProtocolHeaders.STREAM_PREFIX + "*").handler(streams::handle);
     // The demo chat and the browser client, from the jar.
     StaticHandler demo = StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false);
     router.get().handler(ctx -> {

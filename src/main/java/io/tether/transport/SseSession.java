@@ -7,7 +7,6 @@ import io.tether.stream.ReadStart;
 import io.tether.stream.StreamReply;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
 import java.util.List;
@@ -98,17 +97,20 @@ final class SseSession implements LiveSubscription.Listener {
       appendDataLines(out, format.frameText(events));
       out.appendString("\n");
     }
-    JsonObject control = new JsonObject().put("streamNextOffset", next.toString());
+    // Written out rather than encoded from a JsonObject, once per event and reader: the values are an
+    // offset and a cursor (digits and '_'), which need no escaping.
+    StringBuilder control = new StringBuilder(112).append("event: control\ndata:{\"streamNextOffset\":\"")
+        .append(next).append('"');
     if (!closed) {
-      control.put("streamCursor", cursor);
+      control.append(",\"streamCursor\":\"").append(cursor).append('"');
     }
     if (upToDate || closed) {
-      control.put("upToDate", true);
+      control.append(",\"upToDate\":true");
     }
     if (closed) {
-      control.put("streamClosed", true);
+      control.append(",\"streamClosed\":true");
     }
-    out.appendString("event: control\ndata:").appendString(control.encode()).appendString("\n\n");
+    out.appendString(control.append("}\n\n").toString());
     response.write(out);
     if (closed) {
       response.end();
