@@ -65,6 +65,20 @@ class StreamNamesTest {
     assertThatThrownBy(() -> StreamNames.fromPath("/v1/stream/sessions%252F" + ID)).isInstanceOf(ApiError.Refusal.class);
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {"a", "a/b", "A-z_0.9~:@", "...", ".a/..b/c.", "a.b/c..d/e", "x/y/z"})
+  void namesOfAllowedCharactersAndSegmentsAreKept(String name) {
+    assertThat(StreamNames.validate(name)).isEqualTo(name);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"/a", "a/", "a//b", "/", ".", "..", "a/.", "./a", "a/../b", "a b", "a%b", "a?b", "a#b",
+      "a\\b", "a\u0000b", "\u00e9"})
+  void namesWithEmptyOrDotSegmentsOrOtherCharactersAreRefused(String name) {
+    assertThatThrownBy(() -> StreamNames.validate(name))
+        .isInstanceOfSatisfying(ApiError.Refusal.class, r -> assertThat(r.error().code()).isEqualTo("invalid_stream_name"));
+  }
+
   @Test
   void namesKeepTheirLimits() {
     assertThat(StreamNames.validate("a".repeat(256))).hasSize(256);
