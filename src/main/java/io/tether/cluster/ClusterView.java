@@ -298,11 +298,9 @@ public final class ClusterView {
   /**
    * Calls {@code onChange} (on a Hazelcast event thread) whenever a member joins or leaves and whenever a
    * partition replica has moved: the moments when a stream's primary copy may have come to this member.
-   *
-   * @return removes both listeners (a no-op once Hazelcast is gone)
    */
-  public Runnable onChange(Runnable onChange) {
-    UUID members = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
+  public void onChange(Runnable onChange) {
+    hazelcast.getCluster().addMembershipListener(new MembershipListener() {
       @Override
       public void memberAdded(MembershipEvent event) {
         onChange.run();
@@ -313,7 +311,7 @@ public final class ClusterView {
         onChange.run();
       }
     });
-    UUID migrations = hazelcast.getPartitionService().addMigrationListener(new MigrationListener() {
+    hazelcast.getPartitionService().addMigrationListener(new MigrationListener() {
       @Override
       public void migrationStarted(MigrationState state) {
       }
@@ -333,14 +331,6 @@ public final class ClusterView {
         onChange.run();
       }
     });
-    return () -> {
-      try {
-        hazelcast.getCluster().removeMembershipListener(members);
-        hazelcast.getPartitionService().removeMigrationListener(migrations);
-      } catch (RuntimeException e) {
-        // Hazelcast is shutting down or gone: its listeners go with it.
-      }
-    };
   }
 
   /** Calls {@code onLeft} with the Vert.x node id of every member that leaves (crash or shutdown). */

@@ -38,7 +38,6 @@ public final class SessionSupervisor extends VerticleBase {
   /** When the cluster last changed (this node's start counts as a change). */
   private volatile long changedAt = System.currentTimeMillis();
   private long checkedAt;
-  private Runnable stopListening = () -> { };
 
   public SessionSupervisor(StreamServices services, SessionStore store) {
     this.services = services;
@@ -47,7 +46,7 @@ public final class SessionSupervisor extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    stopListening = services.cluster().onChange(() -> changedAt = System.currentTimeMillis());
+    services.cluster().onChange(() -> changedAt = System.currentTimeMillis());
     timer = vertx.setPeriodic(CHECK_MILLIS, t -> {
       long now = System.currentTimeMillis();
       if (now - changedAt < AFTER_CHANGE_MILLIS || now - checkedAt >= QUIET_CHECK_MILLIS) {
@@ -61,7 +60,6 @@ public final class SessionSupervisor extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(timer);
-    stopListening.run();
     return Future.succeededFuture();
   }
 

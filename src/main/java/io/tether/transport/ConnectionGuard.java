@@ -58,19 +58,17 @@ final class ConnectionGuard {
       this.admitted = admitted;
     }
 
-    /** When the armed timeout closes the connection ({@link System#nanoTime}), if {@link #armed}. */
+    /** When the armed timeout closes the connection (epoch ms), or 0 while none is armed. */
     long deadline;
-    boolean armed;
     String reason;
 
     /**
      * Arms the timeout. Requests come and go far more often than a timeout fires, so arming and
-     * disarming only set {@link #deadline} and {@link #armed}; the one timer of the connection, when it
-     * fires, closes the connection or waits again for what is left.
+     * disarming only set {@link #deadline}; the one timer of the connection, when it fires, closes the
+     * connection or waits again for what is left.
      */
     void arm(long millis, String reason) {
-      this.deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis);
-      this.armed = true;
+      this.deadline = System.currentTimeMillis() + millis;
       this.reason = reason;
       if (timer < 0) {
         schedule(millis);
@@ -78,16 +76,16 @@ final class ConnectionGuard {
     }
 
     void disarm() {
-      armed = false;
+      deadline = 0;
     }
 
     private void schedule(long millis) {
       timer = vertx.setTimer(Math.max(1, millis), t -> {
         timer = -1;
-        if (!armed) {
+        if (deadline == 0) {
           return;
         }
-        long left = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        long left = deadline - System.currentTimeMillis();
         if (left > 0) {
           schedule(left);
         } else if (requests == 0 && !upgraded) {
@@ -99,7 +97,7 @@ final class ConnectionGuard {
 
     /** The connection closed: its timer goes too. */
     void cancel() {
-      armed = false;
+      deadline = 0;
       if (timer >= 0) {
         vertx.cancelTimer(timer);
         timer = -1;
