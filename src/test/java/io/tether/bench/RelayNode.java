@@ -9,6 +9,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.EventBusOptions;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.ServerWebSocket;
@@ -52,7 +53,8 @@ public final class RelayNode {
         .withClusterManager(new HazelcastClusterManager(hazelcast))
         .buildClustered()
         .await(60, TimeUnit.SECONDS);
-    vertx.createHttpServer()
+    // The same write path as Tether's HTTP server: strict thread mode, writes straight to the channel.
+    vertx.createHttpServer(new HttpServerOptions().setStrictThreadMode(true))
         .webSocketHandler(ws -> subscribe(vertx, ws))
         .requestHandler(request -> handle(vertx, hazelcast, request))
         .listen(config.httpPort(), config.httpHost())
