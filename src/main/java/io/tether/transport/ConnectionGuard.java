@@ -58,17 +58,19 @@ final class ConnectionGuard {
       this.admitted = admitted;
     }
 
-    /** When the armed timeout closes the connection (epoch ms), or 0 while none is armed. */
+    /** When the armed timeout closes the connection ({@link System#nanoTime}), if {@link #armed}. */
     long deadline;
+    boolean armed;
     String reason;
 
     /**
      * Arms the timeout. Requests come and go far more often than a timeout fires, so arming and
-     * disarming only set {@link #deadline}; the one timer of the connection, when it fires, closes the
-     * connection or waits again for what is left.
+     * disarming only set {@link #deadline} and {@link #armed}; the one timer of the connection, when it
+     * fires, closes the connection or waits again for what is left.
      */
     void arm(long millis, String reason) {
-      this.deadline = System.currentTimeMillis() + millis;
+      this.deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis);
+      this.armed = true;
       this.reason = reason;
       if (timer < 0) {
         schedule(millis);
@@ -76,16 +78,16 @@ final class ConnectionGuard {
     }
 
     void disarm() {
-      deadline = 0;
+      armed = false;
     }
 
     private void schedule(long millis) {
       timer = vertx.setTimer(Math.max(1, millis), t -> {
         timer = -1;
-        if (deadline == 0) {
+        if (!armed) {
           return;
         }
-        long left = deadline - System.currentTimeMillis();
+        long left = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
         if (left > 0) {
           schedule(left);
         } else if (requests == 0 && !upgraded) {
@@ -97,7 +99,7 @@ final class ConnectionGuard {
 
     /** The connection closed: its timer goes too. */
     void cancel() {
-      deadline = 0;
+      armed = false;
       if (timer >= 0) {
         vertx.cancelTimer(timer);
         timer = -1;
