@@ -7,6 +7,7 @@ import io.vertx.ext.web.RoutingContext;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Bounds what an HTTP connection may cost while it is not serving a request. One per HTTP server
@@ -69,7 +70,7 @@ final class ConnectionGuard {
      * fires, closes the connection or waits again for what is left.
      */
     void arm(long millis, String reason) {
-      this.deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis);
+      this.deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
       this.armed = true;
       this.reason = reason;
       if (timer < 0) {
@@ -87,7 +88,7 @@ final class ConnectionGuard {
         if (!armed) {
           return;
         }
-        long left = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
         if (left > 0) {
           schedule(left);
         } else if (requests == 0 && !upgraded) {
