@@ -16,12 +16,14 @@
 # Each run is 10 s of StreamLoad (32 writers); its line shows the server's CPU µs per append from
 # /proc/<pid>/stat, the compiler threads' share (jit_ms: a run with a large one is still warming up) and
 # delivery p99. The summary gives each build's median over the measured runs. Heap: BENCH_HEAP (-Xmx1g).
+# BENCH_ENV_A and BENCH_ENV_B add settings to one side only (e.g. BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with
+# the same jar twice compares two configurations of one build).
 # Output: target/bench/cpu-ab.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if (( $# < 2 )); then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 A="$1" B="$2" WARM="${3:-8}" RUNS="${4:-10}" STREAMS="${5:-100}" RATE="${6:-1000}" READER="${7:-sse}"
@@ -37,9 +39,10 @@ bench_classpath
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 start() { # start JAR NAME: one node on free loopback ports; sets PORT_<NAME> and PID_<NAME>
-  local jar="$1" name="$2" http cluster
+  local jar="$1" name="$2" http cluster extra
   http=$(free_port) cluster=$(free_port)
-  TETHER_NODE_ID="ab-$name" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
+  extra="BENCH_ENV_$name"
+  env ${!extra:-} TETHER_NODE_ID="ab-$name" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
   TETHER_CLUSTER_PORT=$cluster TETHER_CLUSTER_MEMBERS=127.0.0.1:$cluster TETHER_CLUSTER_NAME="ab-$name-$$" \
   TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
     java $HEAP -jar "$jar" >"$OUT/cpu-ab-$name.log" 2>&1 &
@@ -62,6 +65,7 @@ run() { # run NAME: one paced StreamLoad run against build NAME; prints its figu
 {
   echo "A: $A"
   echo "B: $B"
+  [[ -z "${BENCH_ENV_A:-}${BENCH_ENV_B:-}" ]] || echo "settings: A ${BENCH_ENV_A:-(none)}, B ${BENCH_ENV_B:-(none)}"
   echo "$STREAMS streams, $RATE appends/s offered, $READER readers, $WARM warm-up and $RUNS measured runs each"
 } | tee "$OUT/cpu-ab.txt"
 for ((i = 1; i <= WARM; i++)); do

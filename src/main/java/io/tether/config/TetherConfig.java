@@ -236,7 +236,7 @@ public record TetherConfig(
         reader.integer("TETHER_LEASE_SECONDS", 20),
         reader.integer("TETHER_LONG_POLL_SECONDS", 15),
         reader.integer("TETHER_MAX_CONNECTIONS", 10_000),
-        reader.integer("TETHER_EVENT_LOOPS", Runtime.getRuntime().availableProcessors()),
+        reader.integer("TETHER_EVENT_LOOPS", defaultEventLoops(Runtime.getRuntime().availableProcessors())),
         reader.string("TETHER_ADMIN_TOKEN", ""),
         reader.string("TETHER_CORS_ORIGINS", "*"),
         reader.longValue("TETHER_REQUEST_TIMEOUT_MS", 1_500),
@@ -288,6 +288,18 @@ public record TetherConfig(
     }
     long listed = java.util.Arrays.stream(members.split(",")).map(String::trim).filter(m -> !m.isEmpty()).count();
     return listed >= 3 ? (int) (listed / 2 + 1) : 1;
+  }
+
+  /**
+   * Half the cores, at least one. An append runs on up to three event loops (the writer's connection, the
+   * stream's owner, each reader's connection) and on a Hazelcast partition thread; every change of loop is
+   * a cross-thread hand-off with a wake-up. Fewer loops make it likelier that those are one thread, and
+   * the other half of the cores serve Hazelcast's partition threads (one per core), the garbage collector
+   * and the JIT. On two cores one loop measured 17% less CPU per append than two and a higher peak append
+   * rate (docs/benchmarks/cpu.md, "One event loop per two cores").
+   */
+  static int defaultEventLoops(int cores) {
+    return Math.max(1, cores / 2);
   }
 
   /** A quarter of the heap, at most 256 MiB: request bodies never crowd out the streams themselves. */

@@ -34,6 +34,19 @@ class TetherConfigTest {
   }
 
   @Test
+  void eventLoopsDefaultToHalfTheCoresAndCanBeSet() {
+    assertThat(TetherConfig.defaultEventLoops(1)).isEqualTo(1);
+    assertThat(TetherConfig.defaultEventLoops(2)).isEqualTo(1);
+    assertThat(TetherConfig.defaultEventLoops(3)).isEqualTo(1);
+    assertThat(TetherConfig.defaultEventLoops(16)).isEqualTo(8);
+    assertThat(TetherConfig.defaults().eventLoops())
+        .isEqualTo(Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
+    assertThat(TetherConfig.fromMap(Map.of("TETHER_EVENT_LOOPS", "4")).eventLoops()).isEqualTo(4);
+    assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_EVENT_LOOPS", "0")))
+        .hasMessageContaining("TETHER_EVENT_LOOPS");
+  }
+
+  @Test
   void whatIsOpenIsNamedSettingBySetting() {
     assertThat(TetherConfig.defaults().openToAnyone()).hasSize(4);
     TetherConfig exposed = TetherConfig.fromMap(Map.of("TETHER_CLUSTER_HOST", "10.0.0.5"));
