@@ -294,9 +294,9 @@ public record TetherConfig(
    * Half the cores, at least one. An append runs on up to three event loops (the writer's connection, the
    * stream's owner, each reader's connection) and on a Hazelcast partition thread; every change of loop is
    * a cross-thread hand-off with a wake-up. Fewer loops make it likelier that those are one thread, and
-   * the other half of the cores serve Hazelcast's partition threads (one per core), the garbage collector
-   * and the JIT. On two cores one loop measured 17% less CPU per append than two and a higher peak append
-   * rate (docs/benchmarks/cpu.md, "One event loop per two cores").
+   * the other half of the cores serve Hazelcast's partition threads (one per core, two at least), the
+   * garbage collector and the JIT. On two cores one loop measured 17% less CPU per append than two and a
+   * higher peak append rate (docs/benchmarks/cpu.md, "One event loop per two cores").
    */
   static int defaultEventLoops(int cores) {
     return Math.max(1, cores / 2);
