@@ -16,8 +16,8 @@
 # Each run is 10 s of StreamLoad (32 writers); its line shows the server's CPU µs per append from
 # /proc/<pid>/stat, the compiler threads' share (jit_ms: a run with a large one is still warming up) and
 # delivery p99. The summary gives each build's median over the measured runs. Heap: BENCH_HEAP (-Xmx1g).
-# BENCH_ENV_A and BENCH_ENV_B add settings to one side only (e.g. BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with
-# the same jar twice compares two configurations of one build).
+# BENCH_ENV_A and BENCH_ENV_B add space-separated NAME=VALUE settings to one side only (e.g.
+# BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with the same jar twice compares two configurations of one build).
 # Output: target/bench/cpu-ab.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

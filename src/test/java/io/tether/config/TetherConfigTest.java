@@ -40,7 +40,7 @@ class TetherConfigTest {
     assertThat(TetherConfig.defaultEventLoops(3)).isEqualTo(1);
     assertThat(TetherConfig.defaultEventLoops(16)).isEqualTo(8);
     assertThat(TetherConfig.defaults().eventLoops())
-        .isEqualTo(Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
+        .isEqualTo(TetherConfig.defaultEventLoops(Runtime.getRuntime().availableProcessors()));
     assertThat(TetherConfig.fromMap(Map.of("TETHER_EVENT_LOOPS", "4")).eventLoops()).isEqualTo(4);
     assertThatThrownBy(() -> TetherConfig.fromMap(Map.of("TETHER_EVENT_LOOPS", "0")))
         .hasMessageContaining("TETHER_EVENT_LOOPS");
