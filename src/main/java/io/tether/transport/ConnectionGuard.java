@@ -50,7 +50,6 @@ final class ConnectionGuard {
     final String address;
     final boolean admitted;
     int requests;
-    boolean upgraded;
     long timer = -1;
 
     State(HttpConnection connection, String address, boolean admitted) {
@@ -91,7 +90,7 @@ final class ConnectionGuard {
         long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
         if (left > 0) {
           schedule(left);
-        } else if (requests == 0 && !upgraded) {
+        } else if (requests == 0) {
           metrics.clientRefused(reason);
           connection.close();
         }
@@ -128,19 +127,6 @@ final class ConnectionGuard {
     }
   }
 
-  private static final String UPGRADE = "tether.connection.upgrade";
-
-  /**
-   * The request of {@code ctx} became a WebSocket. Vert.x hands the socket to a connection object of its
-   * own, so the HTTP connection's close handler never runs and the request never ends: the socket's owner
-   * must run the returned action when the socket closes, or the connection's place under the per-address
-   * limit (and this guard's record of it) would be held for the life of the node.
-   */
-  static Runnable upgraded(RoutingContext ctx) {
-    java.util.function.Supplier<Runnable> upgrade = ctx.get(UPGRADE);
-    return upgrade == null ? () -> { } : upgrade.get();
-  }
-
   /**
    * First router handler: a request head arrived. Returns {@code false} when the request was answered
    * here (its connection is over the per-address limit).
@@ -160,17 +146,8 @@ final class ConnectionGuard {
     }
     state.requests++;
     state.disarm();
-    ctx.put(UPGRADE, (java.util.function.Supplier<Runnable>) () -> {
-      state.requests--;
-      state.upgraded = true;
-      state.disarm();
-      return () -> closed(state);
-    });
     ctx.addEndHandler(ar -> {
       state.requests--;
-      if (ctx.response().getStatusCode() == 101) {
-        state.upgraded = true;
-      }
       if (state.requests == 0 && states.containsKey(connection)) {
         state.arm(idleTimeoutMillis, "idle_timeout");
       }

@@ -40,8 +40,8 @@ public final class Drain {
 
   /**
    * The request of {@code ctx} became a WebSocket (or failed to): it no longer counts as a running request.
-   * Vert.x Web never ends an upgraded request's response, so its end handlers do not run; the socket is
-   * counted among the live connections, which a stop closes (code 1012) and waits for.
+   * Its response never ends (its end handlers run only when the socket's connection closes); the socket
+   * is counted among the live connections, which a stop closes (code 1012) and waits for.
    */
   public static void upgraded(RoutingContext ctx) {
     Runnable end = ctx.get(END);

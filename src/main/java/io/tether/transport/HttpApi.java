@@ -111,14 +111,15 @@ public final class HttpApi extends VerticleBase {
       ApiError.of(500, "internal_error", "internal error").send(ctx.response());
     });
 
-    int frameLimit = services.config().maxAppendBytes() * 2 + 65_536;
     HttpServerOptions options = new HttpServerOptions()
         .setHost(services.config().httpHost())
         .setPort(services.identity().httpPort())
-        .setMaxWebSocketFrameSize(frameLimit)
-        .setMaxWebSocketMessageSize(frameLimit)
         .setTcpNoDelay(true)
         .setCompressionSupported(false)
+        // WebSockets are Tether's own (ChannelWebSocket, on Netty's codec), without extensions: no
+        // permessage-deflate handshaker in every connection's pipeline, no zlib state per socket.
+        .setPerMessageWebSocketCompressionSupported(false)
+        .setPerFrameWebSocketCompressionSupported(false)
         // HTTP/1.1 only: with h2c detection on, Vert.x creates a connection (and calls the guard) only
         // once bytes arrive, and a socket that never sends any would be held forever.
         .setHttp2ClearTextEnabled(false)

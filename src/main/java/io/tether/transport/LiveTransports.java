@@ -53,6 +53,13 @@ public final class LiveTransports {
   }
 
   void serve(RoutingContext ctx, String stream, ReadStart start, String mode) {
+    if (mode.equals("ws")) {
+      ApiError refusal = ChannelWebSocket.refusal(ctx.request());
+      if (refusal != null) {
+        refusal.send(ctx.response());
+        return;
+      }
+    }
     String transport = mode.equals("ws") ? "websocket" : mode;
     AtomicInteger gauge = services.metrics().connections(transport);
     if (services.metrics().totalConnections() >= services.config().maxConnections()) {

@@ -12,10 +12,11 @@ import io.tether.stream.Outcome;
 import io.tether.stream.ProducerHeaders;
 import io.tether.stream.ReadStart;
 import io.tether.stream.StreamReply;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import io.netty.buffer.ByteBuf;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonObject;
@@ -71,11 +72,9 @@ final class WebSocketSession implements LiveSubscription.Listener {
   private final String stream;
   private final Runnable release;
   private final LiveSubscription subscription;
-  private ServerWebSocket socket;
+  private ChannelWebSocket socket;
   private EventFormat format;
   private long heartbeat = -1;
-  /** Frees the connection's place under the per-address limit (see {@link ConnectionGuard#upgraded}). */
-  private Runnable unguard = () -> { };
   private boolean done;
   /** Appends from one socket are sent one after the other, so they are applied in the order sent. */
   private Future<?> appends = Future.succeededFuture();
@@ -98,35 +97,49 @@ final class WebSocketSession implements LiveSubscription.Listener {
     this.subscription = new LiveSubscription(services, stream, start, this);
   }
 
+  /**
+   * The largest frame, and message, a client may send: an append of {@code TETHER_MAX_APPEND_BYTES}
+   * with room for base64 or JSON escaping and the frame's other fields.
+   */
+  static int frameLimit(io.tether.config.TetherConfig config) {
+    return config.maxAppendBytes() * 2 + 65_536;
+  }
+
   void start() {
-    ctx.request().toWebSocket().onComplete(ar -> {
-      Drain.upgraded(ctx);
-      if (ar.failed()) {
-        log.debug("WebSocket upgrade failed: {}", ar.cause().getMessage());
-        release.run();
-        return;
-      }
-      socket = ar.result();
-      unguard = ConnectionGuard.upgraded(ctx);
-      socket.setWriteQueueMaxSize(services.config().maxReadBytes());
-      socket.closeHandler(v -> finish());
-      socket.exceptionHandler(e -> log.debug("WebSocket error on {}: {}", stream, e.getMessage()));
-      socket.textMessageHandler(text -> {
-        lastHeard = System.currentTimeMillis();
-        onText(text);
-      });
-      socket.binaryMessageHandler(b -> error(null, ApiError.of(400, "invalid_frame", "frames are JSON text")));
-      socket.pongHandler(b -> lastHeard = System.currentTimeMillis());
-      long interval = services.config().heartbeatSeconds() * 1000L;
-      heartbeat = services.vertx().setPeriodic(interval, interval, t -> heartbeat());
-      if (expiresAtMillis != Long.MAX_VALUE) {
-        expiry = services.vertx().setTimer(Math.max(1, expiresAtMillis - System.currentTimeMillis()), t -> {
-          expiry = -1;
-          close(CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a new token");
+    ContextInternal context = (ContextInternal) services.vertx().getOrCreateContext();
+    ChannelWebSocket.accept(context, ctx.request(), frameLimit(services.config()), services.config().maxReadBytes())
+        .onComplete(ar -> {
+          Drain.upgraded(ctx);
+          if (ar.failed()) {
+            log.debug("WebSocket upgrade failed: {}", ar.cause().getMessage());
+            if (ar.cause() instanceof ApiError.Refusal refusal) {
+              refusal.error().send(ctx.response());
+            }
+            release.run();
+            return;
+          }
+          socket = ar.result();
+          socket.textHandler(text -> {
+            lastHeard = System.currentTimeMillis();
+            onText(text);
+          });
+          socket.binaryHandler(b -> error(null, ApiError.of(400, "invalid_frame", "frames are JSON text")));
+          socket.pongHandler(b -> lastHeard = System.currentTimeMillis());
+          socket.closeHandler(v -> finish());
+          if (done) {
+            return;
+          }
+          socket.start();
+          long interval = services.config().heartbeatSeconds() * 1000L;
+          heartbeat = services.vertx().setPeriodic(interval, interval, t -> heartbeat());
+          if (expiresAtMillis != Long.MAX_VALUE) {
+            expiry = services.vertx().setTimer(Math.max(1, expiresAtMillis - System.currentTimeMillis()), t -> {
+              expiry = -1;
+              close(CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a new token");
+            });
+          }
+          subscription.start();
         });
-      }
-      subscription.start();
-    });
   }
 
   // ----------------------------------------------------------------------------------- server -> client
@@ -137,8 +150,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
       return;
     }
     if (socket.isClosed()) {
-      // The peer's close frame arrived; the close handler runs only once the connection is gone, and
-      // Vert.x refuses writes (and writeQueueFull) on a closed WebSocket.
+      // A close frame was sent or received; the close handler runs only once the connection is gone.
       finish();
       return;
     }
@@ -148,15 +160,18 @@ final class WebSocketSession implements LiveSubscription.Listener {
     Offset at = start;
     for (byte[] event : events) {
       Offset after = at.plus(event.length);
-      socket.writeTextMessage(dataFrame(at, after, event));
+      socket.write(dataFrame(at, after, event));
       at = after;
     }
-    JsonObject control = new JsonObject().put("type", "control").put("nextOffset", next.toString())
-        .put("upToDate", upToDate || closed);
-    if (closed) {
-      control.put("closed", true);
-    }
-    socket.writeTextMessage(control.encode());
+    // A fixed template of ASCII (offsets are digits and '_'): no JSON encoder needed.
+    ByteBuf control = socket.buffer(96);
+    control.writeCharSequence("{\"type\":\"control\",\"nextOffset\":\"", StandardCharsets.US_ASCII);
+    control.writeCharSequence(next.toString(), StandardCharsets.US_ASCII);
+    control.writeCharSequence(upToDate || closed ? "\",\"upToDate\":true" : "\",\"upToDate\":false",
+        StandardCharsets.US_ASCII);
+    control.writeCharSequence(closed ? ",\"closed\":true}" : "}", StandardCharsets.US_ASCII);
+    socket.write(control);
+    socket.flush();
     if (closed) {
       close(CLOSE_STREAM_CLOSED, "stream closed");
     } else if (subscription.isLive() && socket.writeQueueFull()) {
@@ -165,20 +180,30 @@ final class WebSocketSession implements LiveSubscription.Listener {
     }
   }
 
-  /** A data frame; JSON messages are embedded as stored (no re-encoding), as an array. */
-  private String dataFrame(Offset at, Offset after, byte[] event) {
-    StringBuilder frame = new StringBuilder(event.length + 96)
-        .append("{\"type\":\"data\",\"offset\":\"").append(at).append("\",\"nextOffset\":\"").append(after)
-        .append("\",\"data\":");
+  /**
+   * A data frame, written as UTF-8 straight into a buffer for the socket: JSON messages are embedded as
+   * stored (they were checked to be UTF-8 JSON when appended), as an array; text is JSON-escaped.
+   */
+  private ByteBuf dataFrame(Offset at, Offset after, byte[] event) {
+    ByteBuf frame = socket.buffer(event.length + 112);
+    frame.writeCharSequence("{\"type\":\"data\",\"offset\":\"", StandardCharsets.US_ASCII);
+    frame.writeCharSequence(at.toString(), StandardCharsets.US_ASCII);
+    frame.writeCharSequence("\",\"nextOffset\":\"", StandardCharsets.US_ASCII);
+    frame.writeCharSequence(after.toString(), StandardCharsets.US_ASCII);
+    frame.writeCharSequence("\",\"data\":", StandardCharsets.US_ASCII);
     if (format.json()) {
-      frame.append('[').append(new String(event, StandardCharsets.UTF_8)).append(']');
+      frame.writeByte('[').writeBytes(event).writeByte(']');
     } else if (format.binary()) {
-      frame.append('"').append(Base64.getEncoder().encodeToString(event)).append("\",\"encoding\":\"base64\"");
+      frame.writeByte('"').writeBytes(Base64.getEncoder().encode(event));
+      frame.writeCharSequence("\",\"encoding\":\"base64\"", StandardCharsets.US_ASCII);
     } else {
-      frame.append(Json.encode(new String(event, StandardCharsets.UTF_8)));
+      frame.writeByte('"').writeBytes(JSON_STRINGS.quoteAsUTF8(new String(event, StandardCharsets.UTF_8)))
+          .writeByte('"');
     }
-    return frame.append('}').toString();
+    return frame.writeByte('}');
   }
+
+  private static final JsonStringEncoder JSON_STRINGS = JsonStringEncoder.getInstance();
 
   @Override
   public void whenWritable(Runnable next) {
@@ -186,7 +211,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
       finish();
       return;
     }
-    LiveTransports.whenWritable(socket, () -> done, next);
+    socket.whenWritable(() -> done, next);
   }
 
   @Override
@@ -195,7 +220,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
       return;
     }
     ApiError e = reply != null ? Replies.refusal(reply) : Replies.failure(error);
-    socket.writeTextMessage(errorFrame(null, e).encode());
+    socket.send(errorFrame(null, e).encode());
     short code = switch (e.status()) {
       case 404 -> CLOSE_NOT_FOUND;
       case 410 -> CLOSE_GONE;
@@ -224,12 +249,12 @@ final class WebSocketSession implements LiveSubscription.Listener {
       close(CLOSE_NO_PONG, "no answer to pings");
       return;
     }
-    socket.writePing(Buffer.buffer("hb"));
+    socket.writePing("hb");
     JsonObject frame = new JsonObject().put("type", "heartbeat");
     if (subscription.position() != null) {
       frame.put("nextOffset", subscription.position().toString());
     }
-    socket.writeTextMessage(frame.encode());
+    socket.send(frame.encode());
   }
 
   // ----------------------------------------------------------------------------------- client -> server
@@ -245,7 +270,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
     Object id = frame.getValue("id");
     String type = frame.getString("type");
     if ("ping".equals(type)) {
-      socket.writeTextMessage(new JsonObject().put("type", "pong").put("id", id).encode());
+      socket.send(new JsonObject().put("type", "pong").put("id", id).encode());
     } else if ("append".equals(type)) {
       try {
         append(id, frame);
@@ -299,7 +324,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
         return;
       }
       SessionCommand.Result result = SessionCommand.Result.parse(ar.result());
-      socket.writeTextMessage(new JsonObject().put("type", "result").put("id", id).put("status", result.status())
+      socket.send(new JsonObject().put("type", "result").put("id", id).put("status", result.status())
           .put("body", result.body()).encode());
     });
   }
@@ -394,7 +419,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
     if (reply.producerEpoch() >= 0) {
       ack.put("producerEpoch", reply.producerEpoch()).put("producerSeq", reply.producerSeq());
     }
-    socket.writeTextMessage(ack.encode());
+    socket.send(ack.encode());
   }
 
   /** The bytes of an append frame's {@code data}: JSON for JSON streams, a string or base64 otherwise. */
@@ -421,7 +446,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
 
   private void error(Object id, ApiError e) {
     if (!done) {
-      socket.writeTextMessage(errorFrame(id, e).encode());
+      socket.send(errorFrame(id, e).encode());
     }
   }
 
@@ -441,7 +466,7 @@ final class WebSocketSession implements LiveSubscription.Listener {
 
   private void close(short code, String reason) {
     if (!done) {
-      socket.close(code, reason.length() > 120 ? reason.substring(0, 120) : reason);
+      socket.close(code, reason);
       finish();
     }
   }
@@ -459,6 +484,5 @@ final class WebSocketSession implements LiveSubscription.Listener {
     }
     subscription.close();
     release.run();
-    unguard.run();
   }
 }

@@ -3,6 +3,7 @@ package io.tether.transport;
 import io.tether.TetherNode;
 import io.tether.support.Http;
 import io.tether.support.Http.Resp;
+import io.tether.support.RawHttp;
 import io.tether.support.SseReader;
 import io.tether.support.TestNodes;
 import io.tether.support.WsReader;
@@ -576,6 +577,97 @@ class ErrorsIT {
       await().atMost(DEADLINE).until(() -> ws.closeStatus() != null);
       // The server answers 1009 and drops the connection; a client still sending sees the reset (1006).
       assertThat(ws.closeStatus()).isIn((short) 1009, (short) 1006);
+    }
+  }
+
+  /** A message may come in fragments (RFC 6455 5.4): they are joined, and bounded together. */
+  @Test
+  void webSocketFragmentedMessagesAreJoinedAndBounded() {
+    String p = created("text/plain", null);
+    try (WsReader ws = http.ws(p + "?live=ws&offset=now")) {
+      await().atMost(DEADLINE).until(() -> !ws.frames("control").isEmpty());
+      String append = new JsonObject().put("type", "append").put("id", 1).put("data", "joined").encode();
+      int half = append.length() / 2;
+      result(ws.socket().writeFrame(io.vertx.core.http.WebSocketFrame.textFrame(append.substring(0, half), false)));
+      result(ws.socket().writeFrame(io.vertx.core.http.WebSocketFrame.continuationFrame(
+          Buffer.buffer(append.substring(half)), true)));
+      await().atMost(DEADLINE).until(() -> ws.frames("ack").size() == 1);
+      assertThat(http.get(p + "?offset=-1").body()).isEqualTo("joined");
+      // Each fragment is within the frame bound; together they are not.
+      String piece = "x".repeat(MAX_APPEND + 40_000);
+      result(ws.socket().writeFrame(io.vertx.core.http.WebSocketFrame.textFrame(piece, false)));
+      ws.socket().writeFrame(io.vertx.core.http.WebSocketFrame.continuationFrame(Buffer.buffer(piece), false));
+      ws.socket().writeFrame(io.vertx.core.http.WebSocketFrame.continuationFrame(Buffer.buffer(piece), true));
+      await().atMost(DEADLINE).until(() -> ws.closeStatus() != null);
+      assertThat(ws.closeStatus()).isIn((short) 1009, (short) 1006);
+    }
+  }
+
+  @Test
+  void webSocketUpgradeRefusalsAreJsonErrors() throws Exception {
+    String p = created("text/plain", null);
+    // live=ws on a plain GET: not an upgrade.
+    refused(http.get(p + "?live=ws&offset=now"), 400, "websocket_upgrade_required");
+    String upgrade = "GET " + p + "?live=ws&offset=now HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+        + "Connection: Upgrade\r\n";
+    RawHttp.Answer noKey = RawHttp.exchange(node.httpPort(), (upgrade + "Sec-WebSocket-Version: 13\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII), DEADLINE);
+    assertThat(noKey.status()).isEqualTo(400);
+    assertThat(noKey.head()).contains("application/json");
+    RawHttp.Answer oldVersion = RawHttp.exchange(node.httpPort(), (upgrade + "Sec-WebSocket-Version: 8\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").getBytes(StandardCharsets.US_ASCII), DEADLINE);
+    assertThat(oldVersion.status()).isEqualTo(426);
+    assertThat(oldVersion.head()).containsIgnoringCase("Sec-WebSocket-Version: 13");
+    // "upgrade" inside another token is not the Upgrade token: the handshake itself refuses it.
+    RawHttp.Answer notAToken = RawHttp.exchange(node.httpPort(), ("GET " + p + "?live=ws&offset=now HTTP/1.1\r\n"
+        + "Host: t\r\nUpgrade: websocket\r\nConnection: noupgrade\r\nSec-WebSocket-Version: 13\r\n"
+        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").getBytes(StandardCharsets.US_ASCII), DEADLINE);
+    assertThat(notAToken.status()).isEqualTo(400);
+    assertThat(notAToken.head()).contains("application/json");
+  }
+
+  /** A close frame from the client is answered with its code, and the node lets the connection go. */
+  @Test
+  void webSocketClosedByTheClientIsAnsweredAndReleased() {
+    String p = created("text/plain", null);
+    try (WsReader ws = http.ws(p + "?live=ws&offset=now")) {
+      await().atMost(DEADLINE).until(() -> !ws.frames("control").isEmpty());
+      assertThat(node.services().metrics().connections("websocket").get()).isEqualTo(1);
+      result(ws.socket().close((short) 4000, "bye"));
+      await().atMost(DEADLINE).until(() -> ws.closeStatus() != null);
+      assertThat(ws.closeStatus()).isEqualTo((short) 4000);
+      await().atMost(DEADLINE).until(() -> node.services().metrics().connections("websocket").get() == 0);
+    }
+  }
+
+  /** Text frames are UTF-8 (RFC 6455 8.1): a frame that is not is a protocol error, closed with 1007. */
+  @Test
+  void webSocketTextThatIsNotUtf8Closes1007() throws Exception {
+    String p = created("text/plain", null);
+    try (java.net.Socket peer = new java.net.Socket("127.0.0.1", node.httpPort())) {
+      peer.setSoTimeout((int) DEADLINE.toMillis());
+      peer.getOutputStream().write(("GET " + p + "?offset=now&live=ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+          + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      java.io.InputStream in = peer.getInputStream();
+      assertThat(RawHttp.readHead(in)).startsWith("HTTP/1.1 101");
+      // One masked text frame (mask 0) whose payload, 0xC3 0x28, is not UTF-8.
+      peer.getOutputStream().write(new byte[] {(byte) 0x81, (byte) 0x82, 0, 0, 0, 0, (byte) 0xC3, 0x28});
+      int closeCode = -1;
+      while (closeCode < 0) {
+        int opcode = in.read();
+        assertThat(opcode).as("the node sent a close frame before closing").isNotNegative();
+        int length = in.read() & 0x7f;
+        if (length == 126) {
+          length = (in.read() << 8) | in.read();
+        }
+        byte[] payload = in.readNBytes(length);
+        if ((opcode & 0x0f) == 0x8) {
+          closeCode = ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
+        }
+      }
+      assertThat(closeCode).isEqualTo(1007);
+      assertThat(in.read()).as("the node closes the connection after its close frame").isEqualTo(-1);
     }
   }
 
