@@ -329,24 +329,20 @@ final class ChannelWebSocket extends ChannelInboundHandlerAdapter {
     });
   }
 
-  /** A close reason fits a control frame: 125 bytes, 2 of which are the code. */
-  private static String truncate(String reason) {
-    if (reason.getBytes(StandardCharsets.UTF_8).length <= 123) {
+  /**
+   * A close reason fits a control frame: 125 bytes, 2 of which are the code. A longer one is cut at the
+   * last whole UTF-8 character within 123 bytes.
+   */
+  static String truncate(String reason) {
+    byte[] utf8 = reason.getBytes(StandardCharsets.UTF_8);
+    if (utf8.length <= 123) {
       return reason;
     }
-    StringBuilder cut = new StringBuilder();
-    int bytes = 0;
-    for (int i = 0; i < reason.length(); ) {
-      int cp = reason.codePointAt(i);
-      int n = new String(Character.toChars(cp)).getBytes(StandardCharsets.UTF_8).length;
-      if (bytes + n > 123) {
-        break;
-      }
-      cut.appendCodePoint(cp);
-      bytes += n;
-      i += Character.charCount(cp);
+    int end = 123;
+    while ((utf8[end] & 0xC0) == 0x80) {
+      end--;
     }
-    return cut.toString();
+    return new String(utf8, 0, end, StandardCharsets.UTF_8);
   }
 
   // ----------------------------------------------------------------------------------- Netty side
