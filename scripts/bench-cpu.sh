@@ -14,6 +14,10 @@
 #                       their stream (relay: the next node), writers spread over all nodes; CPU summed
 #                       over the three processes.
 #
+# Each cell also shows the part spent by the server's Hazelcast threads, and each one-node cell with the
+# reference server a floor: the relay's CPU per append plus Tether's Hazelcast threads' (what a design
+# that stores every append with a Hazelcast entry processor spends at the least), against the reference.
+#
 # Every server is warmed up under load first (JIT), the order of the servers rotates from round to
 # round so that drift on this shared machine hits all of them, and each cell reports the median of
 # its rounds.
@@ -189,8 +193,15 @@ L = [f"# CPU per append ({datetime.date.today()})", "",
      "divided by the appends acknowledged in it; each append is delivered to one live reader. "
      f"Command: `scripts/bench-cpu.sh {measure} {rounds}`.", ""]
 keys = sorted({k[:4] for k in cells}, key=lambda k: (k[0], k[1], int(k[2]) if k[2].isdigit() else 0, k[3]))
-L += ["| part | streams | appends/s | readers | server | CPU µs/append | vs reference | vs relay | jit % | appends/s done | deliver p50 ms | deliver p99 ms | p99 vs relay | missing |",
-      "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+L += ["| part | streams | appends/s | readers | server | CPU µs/append | of it Hazelcast µs | vs reference | vs relay | jit % | appends/s done | deliver p50 ms | deliver p99 ms | p99 vs relay | missing |",
+      "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+def hz_per_append(runs):
+    """Median CPU of the Hazelcast threads ("hz.") per acknowledged append, or None without hz_ms."""
+    if "hz_ms" not in runs[0]:
+        return None
+    # hz_ms over the window's appends (cpu_ms / cpu_us_per_append of the same run).
+    return statistics.median(float(r["hz_ms"]) * float(r["cpu_us_per_append"]) / float(r["cpu_ms"])
+                             for r in runs if float(r["cpu_ms"]) > 0)
 for k in keys:
     part = k[0]
     servers = [s for s in ("tether", "tether3", "relay", "relay3", "reference") if (*k, s) in cells]
@@ -203,7 +214,9 @@ for k in keys:
         vs_ref = fmt_ratio(cpu, med(ref, "cpu_us_per_append")) if ref and s.startswith("tether") else ""
         vs_relay = fmt_ratio(cpu, med(relay, "cpu_us_per_append")) if relay and s.startswith("tether") else ""
         p99_relay = fmt_ratio(med(runs, "deliver_p99_ms"), med(relay, "deliver_p99_ms")) if relay and s.startswith("tether") else ""
-        L.append(f"| {'1 node' if part == '1' else '3 nodes'} | {k[1]} | {k[2]} | {k[3]} | {s} | {cpu:.0f} | {vs_ref} | {vs_relay} | "
+        hz = hz_per_append(runs) if s != "reference" else None
+        L.append(f"| {'1 node' if part == '1' else '3 nodes'} | {k[1]} | {k[2]} | {k[3]} | {s} | {cpu:.0f} | "
+                 f"{'' if hz is None else f'{hz:.0f}'} | {vs_ref} | {vs_relay} | "
                  f"{jit} | {med(runs, 'appends_per_s'):.0f} | {med(runs, 'deliver_p50_ms'):.2f} | {med(runs, 'deliver_p99_ms'):.2f} | {p99_relay} | "
                  f"{sum(int(r['missing']) for r in runs)} |")
 one = cells.get(("1", 1000, "2000", "ws", "tether"))
@@ -211,6 +224,24 @@ three = cells.get(("2", 1000, "2000", "ws", "tether3"))
 if one and three:
     L += ["", f"Three nodes against one (1000 streams, 2000 appends/s, WebSocket): CPU per append summed over the "
           f"three nodes is {fmt_ratio(med(three, 'cpu_us_per_append'), med(one, 'cpu_us_per_append'))} one node's."]
+# The floor of the design: whatever else it cuts, a Tether append does at least what the bare relay does
+# (an HTTP append in, a live frame out) plus the Hazelcast entry processor that stores it; the second is
+# estimated from below by the CPU of Tether's Hazelcast threads alone (its submission and completion on the
+# event loop are left out).
+floor = []
+for k in keys:
+    ref, relay, tether = (cells.get((*k, s)) for s in ("reference", "relay", "tether"))
+    if k[0] != "1" or not (ref and relay and tether) or hz_per_append(tether) is None:
+        continue
+    lower = med(relay, "cpu_us_per_append") + hz_per_append(tether)
+    reference = med(ref, "cpu_us_per_append")
+    floor.append(f"| {k[1]} | {k[2]} | {k[3]} | {med(relay, 'cpu_us_per_append'):.0f} | {hz_per_append(tether):.0f} | "
+                 f"{lower:.0f} | {reference:.0f} | {fmt_ratio(lower, reference)} | {med(tether, 'cpu_us_per_append') / reference:.2f}× |")
+if floor:
+    L += ["", "Floor on one node: the relay's CPU per append plus Tether's Hazelcast threads' (a lower bound of what "
+          "a design that stores each append in a Hazelcast map spends), against the reference server's.", "",
+          "| streams | appends/s | readers | relay µs | Tether's Hazelcast µs | floor µs | reference µs | floor vs reference | tether vs reference |",
+          "|---:|---:|---|---:|---:|---:|---:|---:|---:|"] + floor
 L += ["", "Raw result lines:", "", "```"] + [l.rstrip() for l in open(raw)] + ["```"]
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))

@@ -143,12 +143,12 @@ public final class ConnectionBench {
     long[] pids = StreamLoad.serverPids();
     latency.reset();
     delivered.set(0);
-    long[] cpuBefore = StreamLoad.cpuMillis(pids);
+    StreamLoad.CpuSnapshot cpuBefore = StreamLoad.cpuSnapshot(pids);
     long start = System.nanoTime();
     measureStart.set(start);
     progress("fan-out: measuring " + measure + " s");
     Thread.sleep(measure * 1000L);
-    long[] cpuAfter = StreamLoad.cpuMillis(pids);
+    long[] used = StreamLoad.cpuSnapshot(pids).since(cpuBefore);
     measureEnd.set(System.nanoTime());
     long appends = ackedInWindow.get();
     long expected = appends * readers;
@@ -157,7 +157,7 @@ public final class ConnectionBench {
       Thread.sleep(50);
     }
     Histogram h = latency.getIntervalHistogram();
-    long cpu = cpuAfter[0] - cpuBefore[0];
+    long cpu = used[0];
     long got = delivered.get();
     System.out.printf(Locale.ROOT, "RESULT fanout nodes=%d readers=%d rate=%.0f appends=%d failed_appends=%d "
             + "deliveries=%d missing=%d deliver_p50_ms=%.2f deliver_p99_ms=%.2f deliver_p999_ms=%.2f deliver_max_ms=%.2f "
@@ -166,7 +166,7 @@ public final class ConnectionBench {
         bases.length, readers, rate, appends, failed.get(), got, Math.max(0, expected - got),
         h.getValueAtPercentile(50) / 1000.0, h.getValueAtPercentile(99) / 1000.0,
         h.getValueAtPercentile(99.9) / 1000.0, h.getMaxValue() / 1000.0, got / (measure * 1.0), cpu,
-        cpuAfter[1] - cpuBefore[1], got == 0 ? 0.0 : cpu * 1000.0 / got,
+        used[1], got == 0 ? 0.0 : cpu * 1000.0 / got,
         appends == 0 ? 0.0 : cpu * 1000.0 / appends, failures.isEmpty() ? "none" : failures.toString().replace(" ", ""));
   }
 
@@ -247,10 +247,10 @@ public final class ConnectionBench {
    */
   private static long[] cpuOver(long[] pids, int seconds) throws InterruptedException {
     Thread.sleep(5_000);
-    long[] before = StreamLoad.cpuMillis(pids);
+    StreamLoad.CpuSnapshot before = StreamLoad.cpuSnapshot(pids);
     Thread.sleep(seconds * 1000L);
-    long[] after = StreamLoad.cpuMillis(pids);
-    return new long[] {after[0] - before[0], after[1] - before[1]};
+    long[] used = StreamLoad.cpuSnapshot(pids).since(before);
+    return new long[] {used[0], used[1]};
   }
 
   // ------------------------------------------------------------------------------------------ connections

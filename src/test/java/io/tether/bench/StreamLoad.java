@@ -49,7 +49,8 @@ import java.util.concurrent.locks.LockSupport;
  * deliver_p99 delivered missing} (latencies in milliseconds). With {@code BENCH_PIDS} set to a
  * comma-separated list of server process ids, the line also carries the CPU time those processes spent in
  * the measured window ({@code /proc/<pid>/stat} utime + stime, summed), the part of it spent by JIT
- * compiler threads ({@code jit_ms}, Java servers only) and the whole per acknowledged append
+ * compiler threads ({@code jit_ms}, Java servers only), the part spent by Hazelcast's threads
+ * ({@code hz_ms}) and the whole per acknowledged append
  * ({@code cpu_us_per_append}): the cost of an append and of its delivery to the readers. A delivery is counted once per event;
  * {@code missing} counts events acknowledged in the measured window that no reader saw within 5 s.
  */
@@ -181,13 +182,13 @@ public final class StreamLoad {
     ack.reset();
     delivered.set(0);
     long[] pids = serverPids();
-    long[] cpuBefore = cpuMillis(pids);
+    CpuSnapshot cpuBefore = cpuSnapshot(pids);
     measureStart.set(System.nanoTime());
     measuring.set(true);
     long started = System.nanoTime();
     Thread.sleep(measure * 1000L);
     measuring.set(false);
-    long[] cpuAfter = cpuMillis(pids);
+    long[] cpu = cpuSnapshot(pids).since(cpuBefore);
     long elapsed = System.nanoTime() - started;
     long appends = acked.get();
     running.set(false);
@@ -210,9 +211,8 @@ public final class StreamLoad {
         acks.getValueAtPercentile(50) / 1000.0, acks.getValueAtPercentile(99) / 1000.0,
         latencies.getValueAtPercentile(50) / 1000.0, latencies.getValueAtPercentile(99) / 1000.0,
         delivered.get(), Math.max(0, expected - delivered.get()),
-        pids.length == 0 ? "" : String.format(Locale.ROOT, " cpu_ms=%d jit_ms=%d cpu_us_per_append=%.1f",
-            cpuAfter[0] - cpuBefore[0], cpuAfter[1] - cpuBefore[1],
-            appends == 0 ? 0.0 : (cpuAfter[0] - cpuBefore[0]) * 1000.0 / appends));
+        pids.length == 0 ? "" : String.format(Locale.ROOT, " cpu_ms=%d jit_ms=%d hz_ms=%d cpu_us_per_append=%.1f",
+            cpu[0], cpu[1], cpu[2], appends == 0 ? 0.0 : cpu[0] * 1000.0 / appends));
     for (CompletableFuture<?> r : readers) {
       r.cancel(true);
     }
@@ -234,24 +234,22 @@ public final class StreamLoad {
   }
 
   /**
-   * CPU time (user + system) the given processes have used, in milliseconds: element 0 for all their
-   * threads, element 1 for their JIT compiler threads alone (HotSpot's "C1/C2 CompilerThread"), read from
-   * fields 14 and 15 of {@code /proc/<pid>/task/<tid>/stat} (clock ticks, 100 per second on Linux). A
-   * thread that ended within the window is missed by the second figure but not by the first, which comes
-   * from the process's own {@code stat}.
+   * CPU time (user + system) the given processes have used, read from {@code /proc/<pid>/stat} (the whole
+   * process) and {@code /proc/<pid>/task/<tid>/stat} (each thread), fields 14 and 15, in clock ticks (100
+   * per second on Linux). {@link #since} turns two of them into the CPU of a window.
    */
-  static long[] cpuMillis(long[] pids) {
+  static CpuSnapshot cpuSnapshot(long[] pids) {
     long ticks = 0;
-    long jit = 0;
+    java.util.Map<String, long[]> threads = new java.util.HashMap<>();
     for (long pid : pids) {
       ticks += statTicks(java.nio.file.Path.of("/proc/" + pid + "/stat"));
       try (java.util.stream.Stream<java.nio.file.Path> tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/" + pid + "/task"))) {
         for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
           try {
             String comm = java.nio.file.Files.readString(task.resolve("comm"));
-            if (comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre")) {
-              jit += statTicks(task.resolve("stat"));
-            }
+            long kind = comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre") ? 1
+                : comm.startsWith("hz.") ? 2 : 0;
+            threads.put(pid + "/" + task.getFileName(), new long[] {kind, statTicks(task.resolve("stat"))});
           } catch (IllegalStateException | java.io.IOException e) {
             // The thread ended between the listing and the read.
           }
@@ -260,7 +258,34 @@ public final class StreamLoad {
         throw new IllegalStateException("cannot list the threads of process " + pid, e);
       }
     }
-    return new long[] {ticks * 10, jit * 10};
+    return new CpuSnapshot(ticks, threads);
+  }
+
+  /** The CPU ticks of some processes at one moment: the whole, and each thread with its kind. */
+  record CpuSnapshot(long ticks, java.util.Map<String, long[]> threads) {
+
+    /**
+     * CPU used between {@code before} and this snapshot, in milliseconds: element 0 all of it, element 1
+     * that of the JIT compiler threads (HotSpot's "C1/C2 CompilerThread"), element 2 that of Hazelcast's
+     * own threads (named "hz.": the partition threads that run Tether's entry processors and backups, and
+     * the member's network threads). Elements 1 and 2 add up each thread's own difference: a thread that
+     * started in the window counts whole, one that ended in it (HotSpot stops idle compiler threads) is
+     * missed, and never subtracted. Element 0 comes from the processes' own figures and misses nothing.
+     */
+    long[] since(CpuSnapshot before) {
+      long jit = 0;
+      long hazelcast = 0;
+      for (java.util.Map.Entry<String, long[]> thread : threads.entrySet()) {
+        long[] earlier = before.threads.get(thread.getKey());
+        long used = thread.getValue()[1] - (earlier == null ? 0 : earlier[1]);
+        if (thread.getValue()[0] == 1) {
+          jit += used;
+        } else if (thread.getValue()[0] == 2) {
+          hazelcast += used;
+        }
+      }
+      return new long[] {(ticks - before.ticks) * 10, jit * 10, hazelcast * 10};
+    }
   }
 
   private static long statTicks(java.nio.file.Path stat) {
