@@ -277,7 +277,9 @@ public final class StreamLoad {
       long hazelcast = 0;
       for (java.util.Map.Entry<String, long[]> thread : threads.entrySet()) {
         long[] earlier = before.threads.get(thread.getKey());
-        long used = thread.getValue()[1] - (earlier == null ? 0 : earlier[1]);
+        long now = thread.getValue()[1];
+        // No earlier figure, or a smaller one (a new thread that got an ended one's id): all of it is new.
+        long used = earlier == null || now < earlier[1] ? now : now - earlier[1];
         if (thread.getValue()[0] == 1) {
           jit += used;
         } else if (thread.getValue()[0] == 2) {
