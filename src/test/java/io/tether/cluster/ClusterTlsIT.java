@@ -80,7 +80,7 @@ class ClusterTlsIT {
       hz.setLiteMember(true); // owns no partition, so the victims' streams stay where they are
       hazelcast = Hazelcast.newHazelcastInstance(hz);
       vertx = Vertx.builder()
-          .with(new VertxOptions().setEventBusOptions(new EventBusOptions().setHost("127.0.0.1").setPort(0)))
+          .with(new VertxOptions().setEventBusOptions(new EventBusOptions().setHost("127.0.0.1").setPort(TestNodes.freePort())))
           .withClusterManager(new HazelcastClusterManager(hazelcast))
           .buildClustered()
           .await(60, TimeUnit.SECONDS);

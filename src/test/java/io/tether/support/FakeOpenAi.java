@@ -45,7 +45,7 @@ public final class FakeOpenAi implements AutoCloseable {
       req.body().onSuccess(body -> serve(body.toJsonObject(), req.response()));
     });
     try {
-      server.listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
+      server.listen(TestNodes.freePort(), "127.0.0.1").await(10, TimeUnit.SECONDS);
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }

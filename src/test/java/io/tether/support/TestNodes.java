@@ -26,7 +26,9 @@ public final class TestNodes {
     Map<String, String> values = new HashMap<>();
     values.put("TETHER_NODE_ID", "test-" + UUID.randomUUID().toString().substring(0, 8));
     values.put("TETHER_HTTP_HOST", "127.0.0.1");
-    values.put("TETHER_HTTP_PORT", "0");
+    // Every listening port from freePort(), none from the kernel's ephemeral range (see freePort).
+    values.put("TETHER_HTTP_PORT", Integer.toString(freePort()));
+    values.put("TETHER_EVENTBUS_PORT", Integer.toString(freePort()));
     values.put("TETHER_CLUSTER_NAME", "test-" + UUID.randomUUID());
     values.put("TETHER_CLUSTER_HOST", "127.0.0.1");
     values.put("TETHER_CLUSTER_PORT", Integer.toString(clusterPort));
