@@ -231,11 +231,12 @@ if one and three:
 floor = []
 for k in keys:
     ref, relay, tether = (cells.get((*k, s)) for s in ("reference", "relay", "tether"))
-    if k[0] != "1" or not (ref and relay and tether) or hz_per_append(tether) is None:
+    hz = hz_per_append(tether) if tether else None
+    if k[0] != "1" or not (ref and relay) or hz is None:
         continue
-    lower = med(relay, "cpu_us_per_append") + hz_per_append(tether)
+    lower = med(relay, "cpu_us_per_append") + hz
     reference = med(ref, "cpu_us_per_append")
-    floor.append(f"| {k[1]} | {k[2]} | {k[3]} | {med(relay, 'cpu_us_per_append'):.0f} | {hz_per_append(tether):.0f} | "
+    floor.append(f"| {k[1]} | {k[2]} | {k[3]} | {med(relay, 'cpu_us_per_append'):.0f} | {hz:.0f} | "
                  f"{lower:.0f} | {reference:.0f} | {fmt_ratio(lower, reference)} | {med(tether, 'cpu_us_per_append') / reference:.2f}× |")
 if floor:
     L += ["", "Floor on one node: the relay's CPU per append plus Tether's Hazelcast threads' (a lower bound of what "

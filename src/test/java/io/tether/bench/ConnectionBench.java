@@ -243,14 +243,13 @@ public final class ConnectionBench {
 
   /**
    * CPU the processes spend over {@code seconds}, after 5 s for whatever the last step left running:
-   * element 0 all of it, element 1 that of the JIT compiler threads.
+   * as {@link StreamLoad.CpuSnapshot#since} counts it (element 0 all of it, element 1 the JIT compiler threads').
    */
   private static long[] cpuOver(long[] pids, int seconds) throws InterruptedException {
     Thread.sleep(5_000);
     StreamLoad.CpuSnapshot before = StreamLoad.cpuSnapshot(pids);
     Thread.sleep(seconds * 1000L);
-    long[] used = StreamLoad.cpuSnapshot(pids).since(before);
-    return new long[] {used[0], used[1]};
+    return StreamLoad.cpuSnapshot(pids).since(before);
   }
 
   // ------------------------------------------------------------------------------------------ connections
