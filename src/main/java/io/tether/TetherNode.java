@@ -134,7 +134,7 @@ public final class TetherNode {
     vertx.eventBus().codecSelector(body -> body instanceof WireMessage ? EventBusWireCodec.NAME : null);
 
     ClusterView cluster = new ClusterView(hazelcast, quorum);
-    cluster.startSafetyProbe(vertx);
+    cluster.startSafetyProbe(vertx).await(30, TimeUnit.SECONDS);
     NodeIdentity identity = new NodeIdentity(config.nodeId(), config.httpPort(), ProcessHandle.current().pid());
     SessionStore sessions = new SessionStore(hazelcast);
     ConversationServices conversations = new ConversationServices(config, model(vertx, config), tools, sessions,

@@ -68,7 +68,7 @@ public final class ClusterView {
    * copies are not in sync then, whatever the previous answer said. An answer older than
    * {@value #IDLE_PROBE_MILLIS} ms plus a tick counts as unsafe too.
    */
-  public void startSafetyProbe(io.vertx.core.Vertx vertx) {
+  public io.vertx.core.Future<String> startSafetyProbe(io.vertx.core.Vertx vertx) {
     Set<Member> initial = members();
     record(checkSafe(), initial);
     hazelcast.getCluster().addMembershipListener(new MembershipListener() {
@@ -82,29 +82,36 @@ public final class ClusterView {
         membershipChanged();
       }
     });
-    java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
-    vertx.setPeriodic(PROBE_TICK_MILLIS, t -> {
-      long now = System.nanoTime();
-      if (probing.get()) {
-        stuck = true;
-        return;
+    // A verticle of its own, so that Vert.x closing cancels the tick and waits for a check in progress.
+    return vertx.deployVerticle(new io.vertx.core.VerticleBase() {
+      @Override
+      public io.vertx.core.Future<?> start() {
+        BlockingCheck probe = new BlockingCheck(context);
+        vertx.setPeriodic(PROBE_TICK_MILLIS, t -> tick(probe));
+        return io.vertx.core.Future.succeededFuture();
       }
-      boolean wanted = !settled || !safe
-          || now - lastDemand < java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(DEMAND_MILLIS)
-          || now - checkedAt >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(IDLE_PROBE_MILLIS);
-      if (!wanted) {
-        return;
-      }
-      probing.set(true);
-      probes++;
-      long generation = membershipGeneration;
-      Set<Member> members = members();
-      vertx.executeBlocking(this::checkSafe, false).onComplete(ar -> {
-        probing.set(false);
-        stuck = false;
-        // An answer computed across a membership change says nothing about the new membership.
-        record(generation == membershipGeneration && ar.succeeded() && ar.result(), members);
-      });
+    });
+  }
+
+  private void tick(BlockingCheck probe) {
+    long now = System.nanoTime();
+    if (probe.running()) {
+      stuck = true;
+      return;
+    }
+    boolean wanted = !settled || !safe
+        || now - lastDemand < java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(DEMAND_MILLIS)
+        || now - checkedAt >= java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(IDLE_PROBE_MILLIS);
+    if (!wanted) {
+      return;
+    }
+    probes++;
+    long generation = membershipGeneration;
+    Set<Member> members = members();
+    probe.run(this::checkSafe, ar -> {
+      stuck = false;
+      // An answer computed across a membership change says nothing about the new membership.
+      record(generation == membershipGeneration && ar.succeeded() && ar.result(), members);
     });
   }
 

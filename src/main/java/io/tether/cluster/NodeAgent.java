@@ -57,7 +57,7 @@ public final class NodeAgent extends VerticleBase {
   private UUID migrationListener;
   private long sweepTimer = -1;
   private long ownerSweepTimer = -1;
-  private boolean sweeping;
+  private BlockingCheck expiryScan;
   private volatile boolean leaving;
 
   public NodeAgent(StreamServices services) {
@@ -82,6 +82,7 @@ public final class NodeAgent extends VerticleBase {
         services.router().memberLeft(notice.body());
       }
     }, REGISTER_ATTEMPTS).onSuccess(c -> leavingNotices = c);
+    expiryScan = new BlockingCheck(context);
     sweepTimer = vertx.setPeriodic(SWEEP_MILLIS, t -> sweep());
     long ownerSweep = ownerSweepMillis(services.config());
     ownerSweepTimer = vertx.setPeriodic(ownerSweep, ownerSweep, t -> services.owners().sweep(System.currentTimeMillis()));
@@ -297,13 +298,8 @@ public final class NodeAgent extends VerticleBase {
   // ----------------------------------------------------------------------------------- expiry
 
   private void sweep() {
-    if (sweeping) {
-      return;
-    }
-    sweeping = true;
     long now = System.currentTimeMillis();
-    vertx.executeBlocking(() -> services.store().localExpired(now), false).onComplete(ar -> {
-      sweeping = false;
+    expiryScan.run(() -> services.store().localExpired(now), ar -> {
       if (ar.failed()) {
         log.debug("expiry sweep failed: {}", ar.cause().getMessage());
         return;

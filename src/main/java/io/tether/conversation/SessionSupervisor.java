@@ -1,5 +1,6 @@
 package io.tether.conversation;
 
+import io.tether.cluster.BlockingCheck;
 import io.tether.cluster.StreamServices;
 import io.tether.cluster.routing.StreamRequest;
 import io.vertx.core.Future;
@@ -34,7 +35,7 @@ public final class SessionSupervisor extends VerticleBase {
   private final SessionStore store;
   private final Set<String> waking = ConcurrentHashMap.newKeySet();
   private long timer = -1;
-  private boolean checking;
+  private BlockingCheck look;
   /** When the cluster last changed (this node's start counts as a change). */
   private volatile long changedAt = System.currentTimeMillis();
   private long checkedAt;
@@ -46,6 +47,7 @@ public final class SessionSupervisor extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    look = new BlockingCheck(context);
     services.cluster().onChange(() -> changedAt = System.currentTimeMillis());
     timer = vertx.setPeriodic(CHECK_MILLIS, t -> {
       long now = System.currentTimeMillis();
@@ -64,12 +66,7 @@ public final class SessionSupervisor extends VerticleBase {
   }
 
   private void check() {
-    if (checking) {
-      return;
-    }
-    checking = true;
-    vertx.executeBlocking(store::localActive, false).onComplete(ar -> {
-      checking = false;
+    look.run(store::localActive, ar -> {
       if (ar.failed()) {
         log.debug("active sessions not listed: {}", ar.cause().getMessage());
         return;
