@@ -519,9 +519,24 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
   }
 
   private void tick() {
+    long lastErrorLog = Long.MIN_VALUE / 2;
+    int errors = 0;
     while (ticker == Thread.currentThread()) {
       checkPause(clock.getAsLong());
-      observe();
+      try {
+        observe();
+      } catch (RuntimeException e) {
+        // The thread must go on ticking whatever happens here: without ticks every later check would
+        // count as the first one after a pause, and this node would refuse every append for good.
+        errors++;
+        long now = clock.getAsLong();
+        if (now - lastErrorLog >= TimeUnit.MINUTES.toNanos(1)) {
+          log.warn("member-list check of the pause detector failed, {} time(s) since the last such warning: {}", errors,
+              e.toString());
+          lastErrorLog = now;
+          errors = 0;
+        }
+      }
       try {
         Thread.sleep(TICK_MILLIS);
       } catch (InterruptedException e) {

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -17,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** The split-brain protection of one member, driven by a hand-moved clock: when it may serve. */
 class QuorumGuardTest {
@@ -100,6 +102,37 @@ class QuorumGuardTest {
     now += TimeUnit.SECONDS.toNanos(60);
     assertThat(single.hasQuorum()).isTrue();
     assertThat(single.refusal("s", true)).isNull();
+  }
+
+  /**
+   * The pause detector's thread also looks at the member list every tick. An error there (Hazelcast
+   * throws while it changes state) must not end the thread: with no ticks the guard would take every
+   * moment from then on for a pause and refuse all appends on this node for good.
+   */
+  @Test
+  void thePauseDetectorOutlivesAnErrorInItsTick() {
+    java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+    QuorumGuard live = new QuorumGuard(2, 1, 2_500, 1_500, System::nanoTime);
+    live.bindMembers(() -> {
+      calls.incrementAndGet();
+      if (failures.get() > 0 && failures.decrementAndGet() >= 0) {
+        throw new IllegalStateException("member list not available");
+      }
+      return Set.of(self, second, third);
+    });
+    live.startPauseDetector();
+    try {
+      failures.set(3);
+      await().atMost(Duration.ofSeconds(5)).until(() -> failures.get() <= 0 && calls.get() > 5);
+      // Longer than the pause threshold (1.5 s): a dead ticker would read as a pause by now.
+      await().during(Duration.ofMillis(2_500)).atMost(Duration.ofSeconds(6)).until(() -> {
+        live.onHeartbeat(second, 0);
+        return live.hasQuorum();
+      });
+    } finally {
+      live.close();
+    }
   }
 
   private void tick(long millis) {
