@@ -52,11 +52,16 @@ class ReadinessIT {
         Http client = clients.get(i);
         Thread poller = new Thread(() -> {
           while (polling.get()) {
-            Resp ready = client.get("/health/ready");
-            JsonObject body = ready.json();
-            safeSeen.add(body.getBoolean("partitionsSafe"));
-            if (ready.status() != 200) {
-              notReady.add(ready.status() + " " + ready.body());
+            try {
+              Resp ready = client.get("/health/ready");
+              JsonObject body = ready.json();
+              safeSeen.add(body.getBoolean("partitionsSafe"));
+              if (ready.status() != 200) {
+                notReady.add(ready.status() + " " + ready.body());
+              }
+            } catch (RuntimeException e) {
+              // Reported by this test, not thrown into whichever test awaits something next.
+              notReady.add("no answer: " + e);
             }
           }
         });
@@ -73,7 +78,8 @@ class ReadinessIT {
           .allMatch(c -> c.get("/v1/admin/cluster").json().getBoolean("partitionsSafe")));
       polling.set(false);
       for (Thread poller : pollers) {
-        poller.join(10_000);
+        poller.join(30_000);
+        assertThat(poller.isAlive()).as("a readiness poller still waiting for an answer").isFalse();
       }
 
       assertThat(safeSeen).as("the probes saw the migration (partitionsSafe false at some point)").contains(false);
