@@ -43,7 +43,13 @@ public final class ClusterView {
    * when the members that "left" are the other side of a partition); such a write is not replicated.
    */
   public boolean writeStillReplicated(String stream) {
-    return quorum.refusal(stream, true) == null;
+    return whyNotReplicated(stream) == null;
+  }
+
+  /** Why a write to {@code stream} that just completed may not sit on a backup copy; {@code null} if it does. */
+  public String whyNotReplicated(String stream) {
+    io.tether.stream.StreamReply refusal = quorum.refusal(stream, true);
+    return refusal == null ? null : refusal.detail();
   }
 
   /** Whether this node is on the majority side of the cluster and may serve (see {@link QuorumGuard}). */

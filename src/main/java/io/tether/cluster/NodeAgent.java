@@ -196,6 +196,10 @@ public final class NodeAgent extends VerticleBase {
           .onComplete(reply -> {
             if (reply.succeeded()) {
               message.reply(reply.result().body());
+            } else if (reply.cause() instanceof io.vertx.core.eventbus.ReplyException re
+                && re.failureType() == io.vertx.core.eventbus.ReplyFailure.RECIPIENT_FAILURE) {
+              // The owner answered with a failure: the sender gets it as the owner gave it.
+              message.fail(re.failureCode(), re.getMessage());
             } else if (maybeApplied(reply.cause()) && !activate.request().retriable()
                 && !StreamRouter.discarded(reply.cause())) {
               // The owner had the request and did not answer in time: it may have applied it. Sending it

@@ -599,32 +599,35 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
       return StreamReply.refusal(Outcome.NO_QUORUM,
           "this node is not in touch with a majority of the cluster (" + quorum + " members); retry on another node");
     }
-    if (write && minReplicas > 1 && !hasBackup(key)) {
+    String missing = write && minReplicas > 1 ? missingBackup(key) : null;
+    if (missing != null) {
       return StreamReply.refusal(Outcome.UNDER_REPLICATED,
-          "the stream's partition has no backup copy at the moment; retry shortly");
+          "the stream's partition has no backup copy at the moment (" + missing + "); retry shortly");
     }
     return null;
   }
 
-  private boolean hasBackup(Object key) {
+  /** Why the partition of {@code key} has no backup on a current member; {@code null} if it has one. */
+  private String missingBackup(Object key) {
     InternalPartitionService service = partitions;
     if (service == null) {
-      return false;
+      return "partition table not bound yet";
     }
-    InternalPartition partition = service.getPartition(service.getPartitionId(key));
+    int id = service.getPartitionId(key);
+    InternalPartition partition = service.getPartition(id);
     PartitionReplica primary = partition.getReplica(0);
     PartitionReplica backup = partition.getReplica(1);
-    if (backup == null || primary == null || backup.uuid().equals(primary.uuid())) {
-      return false;
+    if (primary == null || backup == null || backup.uuid().equals(primary.uuid())) {
+      return "partition " + id + " has primary " + primary + " and backup " + backup;
     }
     // Processors run on the primary, where the backup is another member; a stream owner that runs on a
     // member other than its partition's primary (during a migration) asks too, and may hold the backup.
     for (Member member : members.get()) {
       if (member.getUuid().equals(backup.uuid())) {
-        return true;
+        return null;
       }
     }
-    return false;
+    return "partition " + id + "'s backup " + backup + " is not a member";
   }
 
   // ------------------------------------------------------------------ Hazelcast's split-brain protection

@@ -23,6 +23,7 @@ public final class TetherMetrics {
   private final Map<String, AtomicInteger> connections = new ConcurrentHashMap<>();
   private final Counter appends;
   private final Counter appendRefusals;
+  private final Counter appendsResolved;
   private final Timer appendLatency;
   private final DistributionSummary replayEvents;
   private final DistributionSummary replayBytes;
@@ -52,6 +53,9 @@ public final class TetherMetrics {
         .description("Live connections closed because they could not keep up").register(registry);
     passivations = Counter.builder("tether.owner.passivations")
         .description("Stream owners retired after TETHER_OWNER_IDLE_SECONDS without activity").register(registry);
+    appendsResolved = Counter.builder("tether.append.resolved")
+        .description("Appends whose outcome Hazelcast could not tell (a member left, a backup did not confirm) that "
+            + "the owner settled by sending them again, instead of answering outcome_unknown").register(registry);
     routeTimeouts = Counter.builder("tether.route.timeouts")
         .description("Times a request to a stream owner went unanswered past its attempt timeout (a retriable one "
             + "keeps waiting while the owner's member is alive, then is sent again; any other is answered 503 "
@@ -94,6 +98,10 @@ public final class TetherMetrics {
 
   public void appendRefused() {
     appendRefusals.increment();
+  }
+
+  public void appendResolved() {
+    appendsResolved.increment();
   }
 
   public void replayed(int events, long bytes) {

@@ -61,7 +61,13 @@ public enum Outcome {
    * at once, or a split that left both copies on the other side): whether the stream exists is unknown
    * here until they rejoin, so nothing is answered as absent and nothing is created (503, retry).
    */
-  PARTITION_LOST;
+  PARTITION_LOST,
+  /**
+   * An append the owner sent again, after Hazelcast could not say whether the first was applied, and the
+   * stream's record of the owner's appends cannot tell either ({@link OwnerAppends.Unknown}): nothing
+   * changed, and the writer is told the outcome is unknown.
+   */
+  IN_DOUBT;
 
   /** Whether this is a refusal of the member to serve the stream now, to be retried later or elsewhere. */
   public boolean isRetryLater() {

@@ -56,6 +56,8 @@ public final class StreamLog implements WireMessage {
   private final LinkedHashMap<String, ProducerState> producers = new LinkedHashMap<>(4, 0.75f, true);
   private long ownerEpoch;
   private long ownerToken;
+  /** The owner's recent appends by its own sequence number (see {@link OwnerAppends}). */
+  private OwnerAppends ownerAppends = OwnerAppends.startingAt(0);
   private String ownerNode;
 
   private StreamLog() {
@@ -90,6 +92,7 @@ public final class StreamLog implements WireMessage {
     log.ownerEpoch = owner.epoch();
     log.ownerToken = owner.token();
     log.ownerNode = ownerNode;
+    log.ownerAppends = OwnerAppends.startingAt(log.ring.tail().index());
     return log;
   }
 
@@ -248,6 +251,19 @@ public final class StreamLog implements WireMessage {
    * @return the reply and, when the state changed, the effect to replay on the backup
    */
   public Applied append(AppendSpec spec, long now) {
+    return append(spec, now, 0, 0);
+  }
+
+  /**
+   * {@link #append(AppendSpec, long)} for the owner with claim token {@code ownerToken}, as its append
+   * number {@code ownerSeq} (0: none): recorded in {@link OwnerAppends}, and answered as applied, without
+   * applying it again, when that record has it already (an append the owner sent again that arrived
+   * after its original after all).
+   */
+  public Applied append(AppendSpec spec, long now, long ownerToken, long ownerSeq) {
+    if (ownerSeq > 0 && ownerAppends.verdict(ownerToken, ownerSeq, ring.tail().index()) instanceof OwnerAppends.Applied done) {
+      return Applied.refused(alreadyApplied(done.at()));
+    }
     ProducerHeaders producer = spec.producer();
     ProducerState state = producer == null ? null : producers.get(producer.id());
 
@@ -304,7 +320,7 @@ public final class StreamLog implements WireMessage {
         producer == null ? null : producer.id(),
         producer == null ? -1 : producer.epoch(),
         producer == null ? -1 : producer.seq(),
-        spec.streamSeq(), spec.close(), now, ring.tail().index());
+        spec.streamSeq(), spec.close(), now, ring.tail().index(), ownerToken, ownerSeq);
     Offset at = apply(effect);
     StreamReply.Builder reply = describe(Outcome.APPENDED).start(at);
     if (producer != null) {
@@ -340,11 +356,28 @@ public final class StreamLog implements WireMessage {
     }
   }
 
+  /**
+   * What the owner {@code ownerToken}'s append {@code ownerSeq}, sent again, finds: applied (at its
+   * offset), absent, or unknown (see {@link OwnerAppends}).
+   */
+  public OwnerAppends.Verdict ownerAppend(long ownerToken, long ownerSeq) {
+    return ownerAppends.verdict(ownerToken, ownerSeq, ring.tail().index());
+  }
+
+  /** The answer to an append found applied already: as its first answer, with today's tail. */
+  public StreamReply alreadyApplied(Offset at) {
+    return describe(Outcome.APPENDED).start(at).build();
+  }
+
   /** Applies an accepted append; returns the offset of the new event (the tail for close-only). */
   public Offset apply(AppendEffect effect) {
     Offset at = ring.tail();
+    long tailBefore = at.index();
     if (effect.payload().length > 0) {
       at = ring.append(effect.payload());
+    }
+    if (effect.ownerSeq() > 0) {
+      ownerAppends.record(effect.ownerToken(), effect.ownerSeq(), tailBefore, at, ring.tail().index());
     }
     if (effect.producerId() != null) {
       ProducerState state = producers.get(effect.producerId());
@@ -609,6 +642,7 @@ public final class StreamLog implements WireMessage {
     out.writeLong(ownerEpoch);
     out.writeLong(ownerToken);
     out.writeString(ownerNode);
+    ownerAppends.writeTo(out);
   }
 
   public static StreamLog readFrom(WireInput in) {
@@ -635,6 +669,7 @@ public final class StreamLog implements WireMessage {
     log.ownerEpoch = in.readLong();
     log.ownerToken = in.readLong();
     log.ownerNode = in.readString();
+    log.ownerAppends = OwnerAppends.readFrom(in);
     return log;
   }
 

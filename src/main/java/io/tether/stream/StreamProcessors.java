@@ -51,6 +51,7 @@ public final class StreamProcessors {
     WireTypes.register(Remove.WIRE_TYPE, Remove::readFrom);
     WireTypes.register(ApplyHeader.WIRE_TYPE, ApplyHeader::readFrom);
     WireTypes.register(Replicate.WIRE_TYPE, Replicate::readFrom);
+    WireTypes.register(AppendAgain.WIRE_TYPE, AppendAgain::readFrom);
   }
 
   /** Base of the primary-side processors: the backup processor is chosen by {@link #process}. */
@@ -334,14 +335,17 @@ public final class StreamProcessors {
   /** POST: one append (or close) validated and applied atomically with the producer state. */
   public static final class Append extends Primary {
     static final int WIRE_TYPE = 112;
-    private final AppendSpec spec;
-    private final Fence fence;
-    private final long now;
+    final AppendSpec spec;
+    final Fence fence;
+    final long now;
+    /** The owner's number for this append ({@link OwnerAppends}); 0 from an older node: not recorded. */
+    final long seq;
 
-    public Append(AppendSpec spec, Fence fence, long now) {
+    public Append(AppendSpec spec, Fence fence, long now, long seq) {
       this.spec = spec;
       this.fence = fence;
       this.now = now;
+      this.seq = seq;
     }
 
     @Override
@@ -350,8 +354,11 @@ public final class StreamProcessors {
       if (refused != null) {
         return refused;
       }
-      StreamLog log = entry.getValue();
-      StreamLog.Applied applied = log.append(spec, now);
+      return append(entry, entry.getValue());
+    }
+
+    final StreamReply append(Map.Entry<String, StreamLog> entry, StreamLog log) {
+      StreamLog.Applied applied = log.append(spec, now, fence.token(), seq);
       if (applied.effect() != null) {
         replicate(entry, log, new ApplyAppend(applied.effect()));
       } else if (log.settings().hasTtl()) {
@@ -371,10 +378,64 @@ public final class StreamProcessors {
       spec.writeTo(out);
       fence.writeTo(out);
       out.writeLong(now);
+      out.writeLong(seq);
     }
 
     static Append readFrom(WireInput in) {
-      return new Append(AppendSpec.readFrom(in), Fence.readFrom(in), in.readLong());
+      return new Append(AppendSpec.readFrom(in), Fence.readFrom(in), in.readLong(), in.readLong());
+    }
+  }
+
+  /**
+   * An append sent again by its owner after Hazelcast could not say whether the first one was applied
+   * (the member running it left, or its backup did not answer). The stream's record of the owner's
+   * appends decides ({@link OwnerAppends}): found, it is answered with its original offset and the whole
+   * stream is copied to the backup (which may lack it); certainly absent, it is applied now; otherwise
+   * nothing changes and the answer is {@link Outcome#IN_DOUBT}. A wire type of its own, so that a node of
+   * an older version, which keeps no such record, refuses it instead of applying it a second time.
+   */
+  public static final class AppendAgain extends Primary {
+    static final int WIRE_TYPE = 124;
+    private final Append append;
+
+    public AppendAgain(AppendSpec spec, Fence fence, long now, long seq) {
+      if (seq <= 0) {
+        throw new IllegalArgumentException("only a numbered append can be sent again");
+      }
+      this.append = new Append(spec, fence, now, seq);
+    }
+
+    @Override
+    StreamReply apply(Map.Entry<String, StreamLog> entry) {
+      StreamReply refused = gate(entry, append.fence, append.now, true);
+      if (refused != null) {
+        return refused;
+      }
+      StreamLog log = entry.getValue();
+      OwnerAppends.Verdict verdict = log.ownerAppend(append.fence.token(), append.seq);
+      if (verdict instanceof OwnerAppends.Applied applied) {
+        replicate(entry, log, new Put(log));
+        return log.alreadyApplied(applied.at());
+      }
+      if (verdict instanceof OwnerAppends.Unknown unknown) {
+        return StreamReply.refusal(Outcome.IN_DOUBT, unknown.why());
+      }
+      return append.append(entry, log);
+    }
+
+    @Override
+    public int wireType() {
+      return WIRE_TYPE;
+    }
+
+    @Override
+    public void writeTo(WireOutput out) {
+      append.writeTo(out);
+    }
+
+    static AppendAgain readFrom(WireInput in) {
+      Append append = Append.readFrom(in);
+      return new AppendAgain(append.spec, append.fence, append.now, append.seq);
     }
   }
 

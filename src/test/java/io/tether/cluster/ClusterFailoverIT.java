@@ -248,7 +248,8 @@ class ClusterFailoverIT {
       writing.set(false);
       CompletableFuture.allOf(writers.toArray(CompletableFuture[]::new)).get();
 
-      assertThat(refused).as("appends not acknowledged while a node stopped").isEmpty();
+      assertThat(refused).as(() -> "appends not acknowledged while a node stopped; the nodes logged: "
+          + cluster.logLines("answered outcome unknown", 20)).isEmpty();
       for (String target : streams) {
         assertThat(http[writer].get(target + "?offset=-1").body())
             .as("events of %s", target).isEqualTo("x".repeat(acknowledged.getOrDefault(target, 0)));

@@ -150,7 +150,7 @@ class ClusterIT {
     Await.result(intruder.vertx().deployVerticle(new StreamOwner(stream, false, intruder.services())));
     StreamReply stale = Await.result(intruder.services().store().execute(stream,
         new StreamProcessors.Append(new AppendSpec("zombie".getBytes(StandardCharsets.UTF_8), "text/plain", false, null,
-            null), new io.tether.stream.Fence(firstEpoch, 1), System.currentTimeMillis()), intruder.vertx().getOrCreateContext()));
+            null), new io.tether.stream.Fence(firstEpoch, 1), System.currentTimeMillis(), 0), intruder.vertx().getOrCreateContext()));
     assertThat(stale.outcome()).isEqualTo(Outcome.STALE_OWNER);
 
     // Appends reach whichever registration the event bus picks. A fenced owner steps down and its

@@ -96,6 +96,29 @@ public final class LocalCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * The lines of the nodes' logs that contain {@code needle}, each prefixed with its node, at most
+   * {@code limit}: what a failed assertion shows of the nodes' side of the story.
+   */
+  public List<String> logLines(String needle, int limit) {
+    Path dir = Path.of(env.getOrDefault("TETHER_CLUSTER_DIR", root.resolve("target/cluster").toString()));
+    List<String> found = new ArrayList<>();
+    for (int i = 1; i <= 9 && found.size() < limit; i++) {
+      Path log = dir.resolve("node-" + i + ".log");
+      if (!java.nio.file.Files.isRegularFile(log)) {
+        continue;
+      }
+      try (var lines = java.nio.file.Files.lines(log, StandardCharsets.UTF_8)) {
+        int node = i;
+        lines.filter(line -> line.contains(needle)).limit(limit - found.size())
+            .forEach(line -> found.add("node-" + node + ": " + line));
+      } catch (IOException | java.io.UncheckedIOException e) {
+        found.add("node-" + i + ": log unreadable: " + e.getMessage());
+      }
+    }
+    return found;
+  }
+
   /** Sends {@code signal} (e.g. STOP, CONT) to node {@code i}'s process, found through its pid file. */
   public void signal(int i, String signal) {
     String dir = env.getOrDefault("TETHER_CLUSTER_DIR", root.resolve("target/cluster").toString());

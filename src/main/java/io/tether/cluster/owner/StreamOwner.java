@@ -69,6 +69,8 @@ public final class StreamOwner extends VerticleBase {
   /** This owner's claim token: its fence is (epoch, token) once it has claimed the stream. */
   private final long token = Fence.newToken();
   private Fence fence = Fence.NONE;
+  /** Numbers this owner's appends and settles those Hazelcast leaves in doubt. */
+  private final AppendResolver appends;
   /** The incarnation of the stream this owner serves (0 until it exists); pushes carry it. */
   private long incarnation;
   private boolean ready;
@@ -97,6 +99,8 @@ public final class StreamOwner extends VerticleBase {
     this.partition = services.cluster().partitionOf(stream);
     this.mayCreate = mayCreate;
     this.services = services;
+    this.appends = new AppendResolver(stream, this::attempt, () -> fence, () -> retired, delay -> vertx.timer(delay),
+        StreamOwner::now, () -> services.metrics().appendResolved());
   }
 
   public String stream() {
@@ -318,6 +322,8 @@ public final class StreamOwner extends VerticleBase {
     } else if (cause instanceof com.hazelcast.splitbrainprotection.SplitBrainProtectionException) {
       message.reply(StreamReply.refusal(Outcome.NO_QUORUM, "this node is not on the majority side of the cluster"));
     } else if (write) {
+      // Rare outside faults, and each one is a writer told that it cannot know: worth a line each.
+      log.info("a write to {} is answered outcome unknown: {}", message.address(), cause.toString());
       message.fail(StreamRouter.OUTCOME_UNKNOWN_CODE, String.valueOf(cause.getMessage()));
     } else if (cause instanceof com.hazelcast.core.HazelcastException) {
       message.fail(StreamRouter.UNAVAILABLE_CODE, String.valueOf(cause.getMessage()));
@@ -334,7 +340,7 @@ public final class StreamOwner extends VerticleBase {
       message.reply(StreamReply.refusal(Outcome.FORBIDDEN, "this stream is written by its session only"));
       return;
     }
-    appendSpec(spec).onComplete(ar -> {
+    appendSpec(spec, Expiry.deadline(message, now() + services.config().requestTimeoutMillis())).onComplete(ar -> {
       if (ar.failed()) {
         fail(message, ar.cause(), true);
         return;
@@ -354,14 +360,17 @@ public final class StreamOwner extends VerticleBase {
   }
 
   private Future<StreamReply> appendSpec(AppendSpec spec) {
+    return appendSpec(spec, now() + services.config().requestTimeoutMillis());
+  }
+
+  /**
+   * Appends as this owner's next numbered append. When Hazelcast cannot say whether it was applied (the
+   * member running it left, or its backup did not confirm it), the same numbered append is sent again
+   * until the stream says whether it was ({@link AppendResolver}), up to {@code deadline} (the writer's wait).
+   */
+  private Future<StreamReply> appendSpec(AppendSpec spec, long deadline) {
     long started = System.nanoTime();
-    return execute(new StreamProcessors.Append(spec, fence, now())).compose(reply -> {
-      if (reply.outcome() == Outcome.APPENDED && !services.cluster().writeStillReplicated(stream)) {
-        // Completed because the backup member left, not because it acknowledged: unknown, not 2xx.
-        return Future.failedFuture(new UnconfirmedWrite());
-      }
-      return Future.succeededFuture(reply);
-    }).andThen(ar -> {
+    return appends.append(spec, deadline).andThen(ar -> {
       if (ar.failed()) {
         // The processor may have run on the primary without its backup acknowledging: nothing past this
         // point is shown until the whole stream has been re-replicated.
@@ -378,6 +387,14 @@ public final class StreamOwner extends VerticleBase {
       } else {
         services.metrics().appendRefused();
       }
+    });
+  }
+
+  /** Runs an append's processor; an append applied without a confirmed backup fails as {@link UnconfirmedWrite}. */
+  private Future<StreamReply> attempt(StreamProcessors.Primary processor) {
+    return execute(processor).compose(reply -> {
+      String unconfirmed = reply.outcome() == Outcome.APPENDED ? services.cluster().whyNotReplicated(stream) : null;
+      return unconfirmed != null ? Future.failedFuture(new UnconfirmedWrite(unconfirmed)) : Future.succeededFuture(reply);
     });
   }
 
@@ -469,9 +486,10 @@ public final class StreamOwner extends VerticleBase {
   private void createWithinLimit(Message<WireMessage> message, CreateSpec spec) {
     if (spec.fork() == null) {
       execute(createProcessor(spec, List.of(), null, -1, false)).onComplete(ar -> {
-        if (ar.succeeded() && ar.result().outcome() == Outcome.CREATED
-            && !services.cluster().writeStillReplicated(stream)) {
-          fail(message, new UnconfirmedWrite(), true);
+        String unconfirmed = ar.succeeded() && ar.result().outcome() == Outcome.CREATED
+            ? services.cluster().whyNotReplicated(stream) : null;
+        if (unconfirmed != null) {
+          fail(message, new UnconfirmedWrite(unconfirmed), true);
           return;
         }
         if (ar.succeeded()) {
@@ -856,9 +874,9 @@ public final class StreamOwner extends VerticleBase {
   }
 
   /** A write that completed without a confirmed backup (its backup member left meanwhile). */
-  static final class UnconfirmedWrite extends RuntimeException {
-    UnconfirmedWrite() {
-      super("the write completed without a confirmed backup copy", null, false, false);
+  static final class UnconfirmedWrite extends AppendResolver.InDoubt {
+    UnconfirmedWrite(String why) {
+      super("the write completed without a confirmed backup copy: " + why);
     }
   }
 

@@ -37,6 +37,19 @@ public final class Expiry {
     return options;
   }
 
+  /** When {@code message}'s sender stops waiting for the answer (epoch millis), or {@code otherwise}. */
+  public static long deadline(Message<?> message, long otherwise) {
+    String expires = message.headers().get(HEADER);
+    if (expires == null) {
+      return otherwise;
+    }
+    try {
+      return Long.parseLong(expires);
+    } catch (NumberFormatException e) {
+      return otherwise;
+    }
+  }
+
   /** Whether {@code message} carries an expiry that has passed (by more than the clock margin). */
   public static boolean expired(Message<?> message) {
     String expires = message.headers().get(HEADER);

@@ -175,7 +175,11 @@ public final class StreamRouter {
     call.promise.future().onComplete(ar -> {
       inFlight.remove(call);
       long took = System.currentTimeMillis() - call.started;
-      if (took >= SLOW_ROUTE_MILLIS) {
+      if (ar.failed() && ar.cause() instanceof RouteException re && re.kind() == RouteException.Kind.OUTCOME_UNKNOWN) {
+        // Each one is a writer told that it cannot know: the route says where the doubt arose.
+        log.info("{} on {} answered outcome unknown after {} ms: {}; route: {}", request.getClass().getSimpleName(),
+            stream, took, re.getMessage(), call.steps);
+      } else if (took >= SLOW_ROUTE_MILLIS) {
         log.info("slow route: {} on {} took {} ms ({}): {}", request.getClass().getSimpleName(), stream, took,
             ar.succeeded() ? "answered" : ar.cause().getMessage(), call.steps);
       }
@@ -547,8 +551,9 @@ public final class StreamRouter {
   /** A handler failed the request: an owner whose outcome is unknown, or an internal error. */
   private static RouteException recipientFailure(ReplyException failure) {
     if (failure.failureCode() == OUTCOME_UNKNOWN_CODE) {
+      // The recipient says why (a backup that did not confirm, a request that outlived its sender's wait).
       return new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
-          "the write was not confirmed by the stream's backup copy in time; it may or may not have been applied");
+          "the write may or may not have been applied: " + failure.getMessage());
     }
     if (failure.failureCode() == UNAVAILABLE_CODE) {
       return new RouteException(RouteException.Kind.UNAVAILABLE, "the stream owner could not serve this now: " + failure.getMessage());

@@ -1,0 +1,151 @@
+package io.tether.stream;
+
+import io.tether.wire.WireInput;
+import io.tether.wire.WireOutput;
+
+/**
+ * The owner's most recent appends to one stream, by the owner's own sequence number: what lets an owner
+ * send an append again after Hazelcast could not say whether it was applied (the member running it left,
+ * its backup never answered) and still apply it exactly once.
+ *
+ * <p>Every append an owner sends carries its claim token and a sequence number of its own. The stream
+ * records the last {@value #WINDOW} of them with the offset each was applied at, on the primary and, through
+ * the append's effect, on the backup. An append sent again ({@link StreamProcessors.AppendAgain}) is then
+ * either found here (applied: its original offset is the answer), or certainly absent, or, when the
+ * record cannot tell, answered as still in doubt and left alone.
+ *
+ * <p>"Certainly absent" rests on the stream's tail: the record notes the tail after the last append it
+ * recorded. When the tail is still there, no append has been applied since that the record does not know
+ * of. Anything else moved it: an append without a sequence number (a node of an older version), or a copy
+ * of the stream whose record an older version did not keep (it reads back as empty, at tail 0). The
+ * record then starts again and says "cannot tell" about anything the owner sent before.
+ */
+public final class OwnerAppends {
+
+  /** How many recent appends are remembered, per stream. */
+  public static final int WINDOW = 16;
+
+  /** What the record says about one of the owner's appends. */
+  public sealed interface Verdict {
+  }
+
+  /** The append was applied; {@code at} is where its event starts. */
+  public record Applied(Offset at) implements Verdict {
+  }
+
+  /** The append was not applied: sending it again applies it once. */
+  public record Absent() implements Verdict {
+  }
+
+  /** The record cannot tell (it lost track, or the append is older than the window). */
+  public record Unknown(String why) implements Verdict {
+  }
+
+  private static final Absent ABSENT = new Absent();
+
+  /** The claim token whose appends are recorded; 0 when none is. */
+  private long token;
+  /** Sequence numbers at or below this one are not known either way. */
+  private long floor;
+  /** The stream's tail index after the last recorded append. */
+  private long tailIndex;
+  private int count;
+  private int next;
+  private long[] seqs = new long[0];
+  private long[] indexes = new long[0];
+  private long[] bytes = new long[0];
+
+  /** A record that starts at a stream whose tail is at {@code tailIndex} (a new stream). */
+  static OwnerAppends startingAt(long tailIndex) {
+    OwnerAppends appends = new OwnerAppends();
+    appends.tailIndex = tailIndex;
+    return appends;
+  }
+
+  /**
+   * Records the owner {@code token}'s append {@code seq}, applied at {@code at} to a stream whose tail was
+   * at {@code tailBefore} and is now at {@code tailAfter}.
+   */
+  void record(long token, long seq, long tailBefore, Offset at, long tailAfter) {
+    if (token != this.token || tailIndex != tailBefore) {
+      // Another owner's first append, or something moved the tail behind the record's back. Only in the
+      // first case, with the tail where the record left it, is nothing of this owner's applied unseen.
+      floor = token != this.token && tailIndex == tailBefore ? 0 : Long.MAX_VALUE;
+      this.token = token;
+      count = 0;
+      next = 0;
+    }
+    if (seqs.length < WINDOW) {
+      seqs = java.util.Arrays.copyOf(seqs, WINDOW);
+      indexes = java.util.Arrays.copyOf(indexes, WINDOW);
+      bytes = java.util.Arrays.copyOf(bytes, WINDOW);
+    }
+    if (count == WINDOW) {
+      floor = Math.max(floor, seqs[next]);
+    } else {
+      count++;
+    }
+    seqs[next] = seq;
+    indexes[next] = at.index();
+    bytes[next] = at.bytes();
+    next = (next + 1) % WINDOW;
+    tailIndex = tailAfter;
+  }
+
+  /** Whether the owner {@code token}'s append {@code seq} was applied to a stream now at {@code tail}. */
+  Verdict verdict(long token, long seq, long tail) {
+    if (token == this.token) {
+      for (int i = 0; i < count; i++) {
+        if (seqs[i] == seq) {
+          return new Applied(new Offset(indexes[i], bytes[i]));
+        }
+      }
+      if (tail != tailIndex) {
+        return new Unknown("the stream changed where this record did not see it");
+      }
+      if (seq <= floor) {
+        return new Unknown("append " + seq + " is older than the " + WINDOW + " recorded");
+      }
+      return ABSENT;
+    }
+    // Nothing of this owner's is recorded: none was applied if nothing was since the last record.
+    return tail == tailIndex ? ABSENT : new Unknown("the stream changed where this record did not see it");
+  }
+
+  void writeTo(WireOutput out) {
+    out.writeLong(token);
+    out.writeLong(floor);
+    out.writeLong(tailIndex);
+    out.writeInt(count);
+    // Oldest first, so that a reader's ring starts in order.
+    int oldest = count < WINDOW ? 0 : next;
+    for (int i = 0; i < count; i++) {
+      int at = (oldest + i) % WINDOW;
+      out.writeLong(seqs[at]);
+      out.writeLong(indexes[at]);
+      out.writeLong(bytes[at]);
+    }
+  }
+
+  /** Reads what {@link #writeTo} wrote; an older writer's stream (no record) reads as an empty one at tail 0. */
+  static OwnerAppends readFrom(WireInput in) {
+    OwnerAppends appends = new OwnerAppends();
+    appends.token = in.readLong();
+    appends.floor = in.readLong();
+    appends.tailIndex = in.readLong();
+    int count = Math.min(Math.max(in.readInt(), 0), WINDOW);
+    if (count > 0) {
+      appends.seqs = new long[WINDOW];
+      appends.indexes = new long[WINDOW];
+      appends.bytes = new long[WINDOW];
+      for (int i = 0; i < count; i++) {
+        appends.seqs[i] = in.readLong();
+        appends.indexes[i] = in.readLong();
+        appends.bytes[i] = in.readLong();
+      }
+    }
+    appends.count = count;
+    appends.next = count % WINDOW;
+    return appends;
+  }
+}
