@@ -22,15 +22,20 @@ import io.tether.wire.WireOutput;
  */
 public final class OwnerAppends {
 
-  /** How many recent appends are remembered, per stream. */
-  public static final int WINDOW = 16;
+  /**
+   * How many recent appends are remembered, per stream: enough for the appends one owner has in flight
+   * to one stream while one of them is settled (a few), small enough for an idle stream's budget (a
+   * remembered append costs 16 B per copy).
+   */
+  public static final int WINDOW = 8;
+  private static final long[] NONE = new long[0];
 
   /** What the record says about one of the owner's appends. */
   public sealed interface Verdict {
   }
 
-  /** The append was applied; {@code at} is where its event starts. */
-  public record Applied(Offset at) implements Verdict {
+  /** The append was applied; its event is at {@code index}. */
+  public record Applied(long index) implements Verdict {
   }
 
   /** The append was not applied: sending it again applies it once. */
@@ -51,9 +56,8 @@ public final class OwnerAppends {
   private long tailIndex;
   private int count;
   private int next;
-  private long[] seqs = new long[0];
-  private long[] indexes = new long[0];
-  private long[] bytes = new long[0];
+  /** The ring of remembered appends: sequence number at {@code 2i}, event index at {@code 2i + 1}. */
+  private long[] entries = NONE;
 
   /** A record that starts at a stream whose tail is at {@code tailIndex} (a new stream). */
   static OwnerAppends startingAt(long tailIndex) {
@@ -63,10 +67,10 @@ public final class OwnerAppends {
   }
 
   /**
-   * Records the owner {@code token}'s append {@code seq}, applied at {@code at} to a stream whose tail was
-   * at {@code tailBefore} and is now at {@code tailAfter}.
+   * Records the owner {@code token}'s append {@code seq}, applied at {@code index} to a stream whose tail
+   * was at {@code tailBefore} and is now at {@code tailAfter}.
    */
-  void record(long token, long seq, long tailBefore, Offset at, long tailAfter) {
+  void record(long token, long seq, long tailBefore, long index, long tailAfter) {
     if (token != this.token || tailIndex != tailBefore) {
       // Another owner's first append, or something moved the tail behind the record's back. Only in the
       // first case, with the tail where the record left it, is nothing of this owner's applied unseen.
@@ -75,29 +79,31 @@ public final class OwnerAppends {
       count = 0;
       next = 0;
     }
-    if (seqs.length < WINDOW) {
-      seqs = java.util.Arrays.copyOf(seqs, WINDOW);
-      indexes = java.util.Arrays.copyOf(indexes, WINDOW);
-      bytes = java.util.Arrays.copyOf(bytes, WINDOW);
+    remember(seq, index);
+    tailIndex = tailAfter;
+  }
+
+  /** Adds one append to the ring; the one it pushes out raises the floor. */
+  private void remember(long seq, long index) {
+    if (entries.length == 0) {
+      entries = new long[2 * WINDOW];
     }
     if (count == WINDOW) {
-      floor = Math.max(floor, seqs[next]);
+      floor = Math.max(floor, entries[2 * next]);
     } else {
       count++;
     }
-    seqs[next] = seq;
-    indexes[next] = at.index();
-    bytes[next] = at.bytes();
+    entries[2 * next] = seq;
+    entries[2 * next + 1] = index;
     next = (next + 1) % WINDOW;
-    tailIndex = tailAfter;
   }
 
   /** Whether the owner {@code token}'s append {@code seq} was applied to a stream now at {@code tail}. */
   Verdict verdict(long token, long seq, long tail) {
     if (token == this.token) {
       for (int i = 0; i < count; i++) {
-        if (seqs[i] == seq) {
-          return new Applied(new Offset(indexes[i], bytes[i]));
+        if (entries[2 * i] == seq) {
+          return new Applied(entries[2 * i + 1]);
         }
       }
       if (tail != tailIndex) {
@@ -121,9 +127,8 @@ public final class OwnerAppends {
     int oldest = count < WINDOW ? 0 : next;
     for (int i = 0; i < count; i++) {
       int at = (oldest + i) % WINDOW;
-      out.writeLong(seqs[at]);
-      out.writeLong(indexes[at]);
-      out.writeLong(bytes[at]);
+      out.writeLong(entries[2 * at]);
+      out.writeLong(entries[2 * at + 1]);
     }
   }
 
@@ -133,19 +138,12 @@ public final class OwnerAppends {
     appends.token = in.readLong();
     appends.floor = in.readLong();
     appends.tailIndex = in.readLong();
-    int count = Math.min(Math.max(in.readInt(), 0), WINDOW);
-    if (count > 0) {
-      appends.seqs = new long[WINDOW];
-      appends.indexes = new long[WINDOW];
-      appends.bytes = new long[WINDOW];
-      for (int i = 0; i < count; i++) {
-        appends.seqs[i] = in.readLong();
-        appends.indexes[i] = in.readLong();
-        appends.bytes[i] = in.readLong();
-      }
+    int written = Math.max(in.readInt(), 0);
+    // Oldest first: a writer that remembered more than this node does leaves its oldest behind here.
+    for (int i = 0; i < written; i++) {
+      long seq = in.readLong();
+      appends.remember(seq, in.readLong());
     }
-    appends.count = count;
-    appends.next = count % WINDOW;
     return appends;
   }
 }

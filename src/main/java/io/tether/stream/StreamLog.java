@@ -261,8 +261,10 @@ public final class StreamLog implements WireMessage {
    * after its original after all).
    */
   public Applied append(AppendSpec spec, long now, long ownerToken, long ownerSeq) {
-    if (ownerSeq > 0 && ownerAppends.verdict(ownerToken, ownerSeq, ring.tail().index()) instanceof OwnerAppends.Applied done) {
-      return Applied.refused(alreadyApplied(done.at()));
+    if (ownerSeq > 0 && ownerAppend(ownerToken, ownerSeq) instanceof OwnerAppends.Applied done) {
+      Offset at = offsetOf(done.index());
+      return Applied.refused(at != null ? alreadyApplied(at)
+          : StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention"));
     }
     ProducerHeaders producer = spec.producer();
     ProducerState state = producer == null ? null : producers.get(producer.id());
@@ -364,6 +366,14 @@ public final class StreamLog implements WireMessage {
     return ownerAppends.verdict(ownerToken, ownerSeq, ring.tail().index());
   }
 
+  /** Where the retained event at {@code index} starts; {@code null} when it is not retained. */
+  public Offset offsetOf(long index) {
+    if (index < ring.first().index() || index >= ring.tail().index()) {
+      return null;
+    }
+    return new Offset(index, ring.bytesAt(index));
+  }
+
   /** The answer to an append found applied already: as its first answer, with today's tail. */
   public StreamReply alreadyApplied(Offset at) {
     return describe(Outcome.APPENDED).start(at).build();
@@ -377,7 +387,7 @@ public final class StreamLog implements WireMessage {
       at = ring.append(effect.payload());
     }
     if (effect.ownerSeq() > 0) {
-      ownerAppends.record(effect.ownerToken(), effect.ownerSeq(), tailBefore, at, ring.tail().index());
+      ownerAppends.record(effect.ownerToken(), effect.ownerSeq(), tailBefore, at.index(), ring.tail().index());
     }
     if (effect.producerId() != null) {
       ProducerState state = producers.get(effect.producerId());

@@ -414,8 +414,12 @@ public final class StreamProcessors {
       StreamLog log = entry.getValue();
       OwnerAppends.Verdict verdict = log.ownerAppend(append.fence.token(), append.seq);
       if (verdict instanceof OwnerAppends.Applied applied) {
+        Offset at = log.offsetOf(applied.index());
+        if (at == null) {
+          return StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention");
+        }
         replicate(entry, log, new Put(log));
-        return log.alreadyApplied(applied.at());
+        return log.alreadyApplied(at);
       }
       if (verdict instanceof OwnerAppends.Unknown unknown) {
         return StreamReply.refusal(Outcome.IN_DOUBT, unknown.why());

@@ -27,9 +27,13 @@ class AppendAgainTest {
   }
 
   private static Map.Entry<String, StreamLog> stream() {
+    return stream(1000);
+  }
+
+  private static Map.Entry<String, StreamLog> stream(int retainedEvents) {
     CreateSpec spec = new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null);
-    return new AbstractMap.SimpleEntry<>("s",
-        StreamLog.create("s", spec, List.of(), null, new RingLimits(1000, 1 << 20), 42, OWNER, "node-a", NOW));
+    return new AbstractMap.SimpleEntry<>("s", StreamLog.create("s", spec, List.of(), null,
+        new RingLimits(retainedEvents, 1 << 20), 42, OWNER, "node-a", NOW));
   }
 
   private static AppendSpec text(String body) {
@@ -145,6 +149,20 @@ class AppendAgainTest {
     assertThat(remembered.start()).isEqualTo(new Offset(1, 1));
     assertThat(neverSent.outcome()).isEqualTo(Outcome.APPENDED);
     assertThat(content(entry)).isEqualTo(before + "y");
+  }
+
+  @Test
+  void anAppendAppliedWhoseEventLeftTheRetainedWindowIsInDoubt() {
+    Map.Entry<String, StreamLog> entry = stream(2);
+    append(entry, "a", 1);
+    append(entry, "b", 2);
+    append(entry, "c", 3);
+
+    StreamReply reply = again("a", 1).process(entry);
+
+    // Applied, but where it starts is gone with it: not applied again, and not answered as a success.
+    assertThat(reply.outcome()).isEqualTo(Outcome.IN_DOUBT);
+    assertThat(entry.getValue().tail()).isEqualTo(new Offset(3, 3));
   }
 
   @Test

@@ -70,8 +70,14 @@ final class AppendResolver {
   /** Appends {@code spec} as the owner's next numbered append; settles it by {@code deadline} if it can. */
   Future<StreamReply> append(AppendSpec spec, long deadline) {
     long number = ++seq;
-    return attempts.run(new StreamProcessors.Append(spec, fence.get(), clock.getAsLong(), number))
+    return run(new StreamProcessors.Append(spec, fence.get(), clock.getAsLong(), number))
         .recover(failure -> resolve(spec, number, failure, deadline, 0));
+  }
+
+  /** One attempt; the stream's "cannot tell" ({@link Outcome#IN_DOUBT}) is a failure that stays in doubt. */
+  private Future<StreamReply> run(StreamProcessors.Primary processor) {
+    return attempts.run(processor).compose(reply -> reply.outcome() == Outcome.IN_DOUBT
+        ? Future.failedFuture(new StillInDoubt(reply.detail())) : Future.succeededFuture(reply));
   }
 
   private Future<StreamReply> resolve(AppendSpec spec, long number, Throwable failure, long deadline, int tries) {
@@ -82,11 +88,8 @@ final class AppendResolver {
     // Never past the deadline: the last attempt goes out with a pause's worth of the writer's wait left.
     long delay = Math.min(RESEND_DELAY_MILLIS << Math.min(tries, 3), deadline - now - RESEND_DELAY_MILLIS);
     return pause.apply(delay)
-        .compose(t -> attempts.run(new StreamProcessors.AppendAgain(spec, fence.get(), clock.getAsLong(), number)))
+        .compose(t -> run(new StreamProcessors.AppendAgain(spec, fence.get(), clock.getAsLong(), number)))
         .compose(reply -> {
-          if (reply.outcome() == Outcome.IN_DOUBT) {
-            return Future.failedFuture(new StillInDoubt(reply.detail()));
-          }
           if (reply.outcome() == Outcome.MOVED || reply.outcome() == Outcome.STALE_OWNER || reply.outcome().isRetryLater()) {
             // Refused before the stream was consulted: nothing learnt about the first attempt.
             return resolve(spec, number, new InDoubt("sent again and refused: " + reply.detail()), deadline, tries + 1);
