@@ -263,7 +263,7 @@ public final class StreamLog implements WireMessage {
   public Applied append(AppendSpec spec, long now, long ownerToken, long ownerSeq) {
     if (ownerSeq > 0 && ownerAppend(ownerToken, ownerSeq) instanceof OwnerAppends.Applied done) {
       Offset at = offsetOf(done.index());
-      return Applied.refused(at != null ? alreadyApplied(at)
+      return Applied.refused(at != null ? alreadyApplied(at, spec)
           : StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention"));
     }
     ProducerHeaders producer = spec.producer();
@@ -366,17 +366,24 @@ public final class StreamLog implements WireMessage {
     return ownerAppends.verdict(ownerToken, ownerSeq, ring.tail().index());
   }
 
-  /** Where the retained event at {@code index} starts; {@code null} when it is not retained. */
+  /**
+   * Where the retained event at {@code index} starts (the tail itself for a close without data);
+   * {@code null} when it is not retained.
+   */
   public Offset offsetOf(long index) {
-    if (index < ring.first().index() || index >= ring.tail().index()) {
+    if (index < ring.first().index() || index > ring.tail().index()) {
       return null;
     }
     return new Offset(index, ring.bytesAt(index));
   }
 
-  /** The answer to an append found applied already: as its first answer, with today's tail. */
-  public StreamReply alreadyApplied(Offset at) {
-    return describe(Outcome.APPENDED).start(at).build();
+  /** The answer to {@code spec}, found applied already at {@code at}: as its first answer, with today's tail. */
+  public StreamReply alreadyApplied(Offset at, AppendSpec spec) {
+    StreamReply.Builder reply = describe(Outcome.APPENDED).start(at);
+    if (spec.producer() != null) {
+      reply.producer(spec.producer().epoch(), spec.producer().seq());
+    }
+    return reply.build();
   }
 
   /** Applies an accepted append; returns the offset of the new event (the tail for close-only). */

@@ -419,7 +419,7 @@ public final class StreamProcessors {
           return StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention");
         }
         replicate(entry, log, new Put(log));
-        return log.alreadyApplied(at);
+        return log.alreadyApplied(at, append.spec);
       }
       if (verdict instanceof OwnerAppends.Unknown unknown) {
         return StreamReply.refusal(Outcome.IN_DOUBT, unknown.why());

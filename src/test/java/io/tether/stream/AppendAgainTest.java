@@ -152,6 +152,37 @@ class AppendAgainTest {
   }
 
   @Test
+  void aProducersAppendFoundAppliedIsAnsweredAsTheProducerWasTheFirstTime() {
+    Map.Entry<String, StreamLog> entry = stream();
+    AppendSpec produced = new AppendSpec("a".getBytes(StandardCharsets.UTF_8), "text/plain", false, null,
+        new ProducerHeaders("writer", 3, 0));
+    StreamReply first = new StreamProcessors.Append(produced, OWNER, NOW, 1).process(entry);
+
+    StreamReply resent = new StreamProcessors.AppendAgain(produced, OWNER, NOW, 1).process(entry);
+
+    assertThat(resent.outcome()).isEqualTo(Outcome.APPENDED);
+    assertThat(resent.start()).isEqualTo(first.start());
+    assertThat(resent.producerEpoch()).isEqualTo(3);
+    assertThat(resent.producerSeq()).isEqualTo(0);
+    assertThat(content(entry)).isEqualTo("a");
+  }
+
+  @Test
+  void aCloseWithoutDataFoundAppliedIsAnsweredAtTheTail() {
+    Map.Entry<String, StreamLog> entry = stream();
+    append(entry, "a", 1);
+    AppendSpec close = new AppendSpec(new byte[0], null, true, null, null);
+    new StreamProcessors.Append(close, OWNER, NOW, 2).process(entry);
+
+    StreamReply resent = new StreamProcessors.AppendAgain(close, OWNER, NOW, 2).process(entry);
+
+    assertThat(resent.outcome()).isEqualTo(Outcome.APPENDED);
+    assertThat(resent.start()).isEqualTo(new Offset(1, 1));
+    assertThat(entry.getValue().isClosed()).isTrue();
+    assertThat(content(entry)).isEqualTo("a");
+  }
+
+  @Test
   void anAppendAppliedWhoseEventLeftTheRetainedWindowIsInDoubt() {
     Map.Entry<String, StreamLog> entry = stream(2);
     append(entry, "a", 1);
