@@ -618,7 +618,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
     PartitionReplica primary = partition.getReplica(0);
     PartitionReplica backup = partition.getReplica(1);
     if (primary == null || backup == null || backup.uuid().equals(primary.uuid())) {
-      return "partition " + id + " has primary " + primary + " and backup " + backup;
+      return "partition " + id + " has " + (primary == null ? "no primary" : backup == null ? "no backup" : "its backup on its primary");
     }
     // Processors run on the primary, where the backup is another member; a stream owner that runs on a
     // member other than its partition's primary (during a migration) asks too, and may hold the backup.
@@ -627,7 +627,7 @@ public final class QuorumGuard implements WriteGuard, SplitBrainProtectionFuncti
         return null;
       }
     }
-    return "partition " + id + "'s backup " + backup + " is not a member";
+    return "the backup member of partition " + id + " is not in the cluster";
   }
 
   // ------------------------------------------------------------------ Hazelcast's split-brain protection

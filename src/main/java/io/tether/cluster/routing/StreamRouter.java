@@ -551,9 +551,10 @@ public final class StreamRouter {
   /** A handler failed the request: an owner whose outcome is unknown, or an internal error. */
   private static RouteException recipientFailure(ReplyException failure) {
     if (failure.failureCode() == OUTCOME_UNKNOWN_CODE) {
-      // The recipient says why (a backup that did not confirm, a request that outlived its sender's wait).
+      // The recipient's reason (a backup that did not confirm, a member that left) names members and
+      // addresses: it is in the owner's log, not in an answer to a client.
       return new RouteException(RouteException.Kind.OUTCOME_UNKNOWN,
-          "the write may or may not have been applied: " + failure.getMessage());
+          "the stream's owner could not confirm the write; it may or may not have been applied");
     }
     if (failure.failureCode() == UNAVAILABLE_CODE) {
       return new RouteException(RouteException.Kind.UNAVAILABLE, "the stream owner could not serve this now: " + failure.getMessage());
