@@ -50,8 +50,12 @@ class MinReplicasIT {
         assertThat(refused.status()).as(refused.body()).isEqualTo(503);
         assertThat(refused.errorCode()).isIn("under_replicated", "outcome_unknown");
         assertThat(refused.header("Retry-After")).isNotNull();
+        // What went wrong inside the cluster is in the node's log; a client learns no member's address.
+        assertThat(refused.body()).doesNotContain("127.0.0.1").doesNotContain("Member");
       }
-      assertThat(http.post(path, "text/plain", "d;").errorCode()).isEqualTo("under_replicated");
+      Resp under = http.post(path, "text/plain", "d;");
+      assertThat(under.errorCode()).isEqualTo("under_replicated");
+      assertThat(under.body()).as("names the partition only").doesNotContain("127.0.0.1").contains("partition");
       assertThat(http.get(path + "?offset=-1").body()).isEqualTo("a;b;");
       assertThat(http.put("/v1/stream/new-" + UUID.randomUUID(), "text/plain", null).errorCode())
           .isEqualTo("under_replicated");
