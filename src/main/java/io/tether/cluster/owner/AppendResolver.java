@@ -88,7 +88,14 @@ final class AppendResolver {
     // Never past the deadline: the last attempt goes out with a pause's worth of the writer's wait left.
     long delay = Math.min(RESEND_DELAY_MILLIS << Math.min(tries, 3), deadline - now - RESEND_DELAY_MILLIS);
     return pause.apply(delay)
-        .compose(t -> run(new StreamProcessors.AppendAgain(spec, fence.get(), clock.getAsLong(), number)))
+        .compose(t -> {
+          if (clock.getAsLong() >= deadline || retired.getAsBoolean()) {
+            // The process froze through the pause (or the owner stepped down): the writer has been told the
+            // outcome is unknown, and may have sent the append again itself. Nothing more goes out.
+            return Future.failedFuture(failure);
+          }
+          return run(new StreamProcessors.AppendAgain(spec, fence.get(), clock.getAsLong(), number));
+        })
         .compose(reply -> {
           if (reply.outcome() == Outcome.MOVED || reply.outcome() == Outcome.STALE_OWNER || reply.outcome().isRetryLater()) {
             // Refused before the stream was consulted: nothing learnt about the first attempt.

@@ -50,6 +50,8 @@ class AppendResolverTest {
       new CreateSpec(new StreamSettings("text/plain", -1, -1), List.of(), false, null), List.of(), null,
       new RingLimits(1000, 1 << 20), 42, OWNER, "node-a", NOW));
   private long clock = NOW;
+  /** Extra time the next pause takes, as when the process freezes through it. */
+  private long freeze;
   private boolean retired;
   private int resolved;
 
@@ -58,7 +60,7 @@ class AppendResolverTest {
     Function<Map.Entry<String, StreamLog>, Future<StreamReply>> next = script.poll();
     return next != null ? next.apply(entry) : Future.succeededFuture(processor.process(entry));
   }, () -> OWNER, () -> retired, delay -> {
-    clock += delay;
+    clock += delay + freeze;
     return Future.succeededFuture();
   }, () -> clock, () -> resolved++);
 
@@ -174,6 +176,18 @@ class AppendResolverTest {
     assertThat(late.cause()).isInstanceOf(MemberLeftException.class);
     assertThat(fenced.cause()).isInstanceOf(MemberLeftException.class);
     assertThat(sent).containsExactly("Append", "Append");
+  }
+
+  @Test
+  void aProcessThatFreezesThroughThePauseSendsNothingAfterTheDeadline() {
+    failsWithoutRunning(new MemberLeftException("gone"));
+    freeze = 10_000;
+
+    Future<StreamReply> result = append("a");
+
+    assertThat(result.cause()).isInstanceOf(MemberLeftException.class);
+    assertThat(sent).containsExactly("Append");
+    assertThat(content()).isEmpty();
   }
 
   @Test
