@@ -17,13 +17,17 @@
 # /proc/<pid>/stat, the compiler threads' share (jit_ms: a run with a large one is still warming up) and
 # delivery p99. The summary gives each build's median over the measured runs. Heap: BENCH_HEAP (-Xmx1g).
 # BENCH_ENV_A and BENCH_ENV_B add space-separated NAME=VALUE settings to one side only (e.g.
-# BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with the same jar twice compares two configurations of one build).
+# BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with the same jar twice compares two configurations of one build;
+# JAVA_TOOL_OPTIONS=-D... passes a JVM or Hazelcast property).
+# BENCH_NODES=3 makes each side a cluster of three nodes (both clusters up at once: six JVMs); writers
+# then spread over a side's nodes, readers connect to a node that does not own their stream, and the CPU
+# is summed over the side's nodes.
 # Output: target/bench/cpu-ab.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if (( $# < 2 )); then
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 A="$1" B="$2" WARM="${3:-8}" RUNS="${4:-10}" STREAMS="${5:-100}" RATE="${6:-1000}" READER="${7:-sse}"
@@ -38,35 +42,55 @@ bench_classpath
 
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
-start() { # start JAR NAME: one node on free loopback ports; sets PORT_<NAME> and PID_<NAME>
-  local jar="$1" name="$2" http cluster extra
-  http=$(free_port) cluster=$(free_port)
-  extra="BENCH_ENV_$name"
-  env ${!extra:-} TETHER_NODE_ID="ab-$name" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
-  TETHER_CLUSTER_PORT=$cluster TETHER_CLUSTER_MEMBERS=127.0.0.1:$cluster TETHER_CLUSTER_NAME="ab-$name-$$" \
-  TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
-    java $HEAP -jar "$jar" >"$OUT/cpu-ab-$name.log" 2>&1 &
-  PIDS+=($!)
-  printf -v "PORT_$name" '%s' "$http"
-  printf -v "PID_$name" '%s' "$!"
+NODES="${BENCH_NODES:-1}"
+[[ "$NODES" =~ ^[1-9]$ ]] || { echo "BENCH_NODES is a node count from 1 to 9, not $NODES" >&2; exit 2; }
+PLACEMENT=next
+(( NODES > 1 )) && PLACEMENT=non-owner
+# start JAR NAME: NODES nodes of one cluster on free loopback ports; sets URLS_<NAME> (comma-separated
+# base URLs) and PIDS_<NAME> (their process ids).
+start() {
+  local jar="$1" name="$2" extra="BENCH_ENV_$2" i members="" urls="" pids="" ports=()
+  for ((i = 0; i < NODES; i++)); do ports+=("$(free_port) $(free_port)"); done
+  for ((i = 0; i < NODES; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
+  for ((i = 0; i < NODES; i++)); do
+    env ${!extra:-} TETHER_NODE_ID="ab-$name-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT="${ports[$i]% *}" \
+    TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT="${ports[$i]#* }" TETHER_CLUSTER_MEMBERS="$members" \
+    TETHER_CLUSTER_NAME="ab-$name-$$" TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
+      java $HEAP -jar "$jar" >"$OUT/cpu-ab-$name-$i.log" 2>&1 &
+    PIDS+=($!)
+    pids+="${pids:+,}$!"
+    urls+="${urls:+,}http://127.0.0.1:${ports[$i]% *}"
+  done
+  printf -v "URLS_$name" '%s' "$urls"
+  printf -v "PIDS_$name" '%s' "$pids"
+}
+# ready NAME: every node of side NAME answers ready and sees all NODES members.
+ready() {
+  local urls="URLS_$1" url deadline=$((SECONDS + 180))
+  for url in ${!urls//,/ }; do
+    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$NODES"; do
+      if (( SECONDS >= deadline )); then echo "side $1: $url did not see $NODES members" >&2; exit 1; fi
+      sleep 0.2
+    done
+  done
 }
 start "$A" A
 start "$B" B
-wait_ready "http://127.0.0.1:$PORT_A" 120
-wait_ready "http://127.0.0.1:$PORT_B" 120
+ready A
+ready B
 
 run() { # run NAME: one paced StreamLoad run against build NAME; prints its figures
-  local port="PORT_$1" pid="PID_$1"
-  BENCH_PIDS="${!pid}" java -cp "$CP" io.tether.bench.StreamLoad "http://127.0.0.1:${!port}" "$STREAMS" 32 2 8 x \
-    "$READER" next "$RATE" | grep '^RESULT' \
-    | grep -o 'appends_per_s=[0-9]*\|deliver_p99_ms=[0-9.]*\|jit_ms=[0-9]*\|cpu_us_per_append=[0-9.]*' | tr '\n' ' '
+  local urls="URLS_$1" pids="PIDS_$1"
+  BENCH_PIDS="${!pids}" java -cp "$CP" io.tether.bench.StreamLoad "${!urls}" "$STREAMS" 32 2 8 x \
+    "$READER" "$PLACEMENT" "$RATE" | grep '^RESULT' \
+    | grep -o 'appends_per_s=[0-9]*\|deliver_p99_ms=[0-9.]*\|jit_ms=[0-9]*\|hz_ms=[0-9]*\|cpu_ms=[0-9]*\|cpu_us_per_append=[0-9.]*' | tr '\n' ' '
 }
 
 {
   echo "A: $A"
   echo "B: $B"
   [[ -z "${BENCH_ENV_A:-}${BENCH_ENV_B:-}" ]] || echo "settings: A ${BENCH_ENV_A:-(none)}, B ${BENCH_ENV_B:-(none)}"
-  echo "$STREAMS streams, $RATE appends/s offered, $READER readers, $WARM warm-up and $RUNS measured runs each"
+  echo "$NODES node(s) a side, $STREAMS streams, $RATE appends/s offered, $READER readers, $WARM warm-up and $RUNS measured runs each"
 } | tee "$OUT/cpu-ab.txt"
 for ((i = 1; i <= WARM; i++)); do
   echo "warm-up $i/$WARM: A $(run A)| B $(run B)" >&2

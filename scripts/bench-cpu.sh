@@ -10,7 +10,8 @@
 #
 #   Part 1, one node:   streams x rate x reader over the three servers (the reference server has no
 #                       WebSocket mode, so WebSocket cells compare Tether with the relay only).
-#   Part 2, three nodes: 1000 streams at 2000 appends/s, WebSocket readers on a node that does not own
+#   Part 2, three nodes: 1000 streams at 2000 appends/s (BENCH_RATES3="200 2000" adds a rate at which
+#                       the two cores are far from saturated), WebSocket readers on a node that does not own
 #                       their stream (relay: the next node), writers spread over all nodes; CPU summed
 #                       over the three processes.
 #
@@ -25,8 +26,8 @@
 #   scripts/bench-cpu.sh [MEASURE_SECONDS] [ROUNDS]           (defaults 10 3)
 #
 # Environment: BENCH_STREAMS (default "100 1000"), BENCH_RATES ("1000 2000"), BENCH_READERS ("sse ws"),
-# BENCH_PARTS ("1 2"), BENCH_WARMUP (least seconds of load per server before measuring, default 20; the
-# warm-up goes on until the JIT compiler is quiet, BENCH_WARMUP_MAX at most, default 300).
+# BENCH_PARTS ("1 2"), BENCH_RATES3 (part 2's rates, "2000"), BENCH_WARMUP (least seconds of load per
+# server before measuring, default 20; the warm-up goes on until the JIT compiler is quiet, BENCH_WARMUP_MAX at most, default 300).
 # Results: target/bench/cpu.md (also printed) and the raw lines in target/bench/cpu.raw.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -37,6 +38,7 @@ STREAMS="${BENCH_STREAMS:-100 1000}"
 RATES="${BENCH_RATES:-1000 2000}"
 READERS="${BENCH_READERS:-sse ws}"
 PARTS="${BENCH_PARTS:-1 2}"
+RATES3="${BENCH_RATES3:-2000}"
 WARMUP="${BENCH_WARMUP:-20}"
 WARMUP_MAX="${BENCH_WARMUP_MAX:-300}"
 HEAP="${BENCH_HEAP:--Xms1g -Xmx1g}"
@@ -165,8 +167,10 @@ if [[ " $PARTS " == *" 2 "* ]]; then
   for round in $(seq 1 "$ROUNDS"); do
     echo "round $round of $ROUNDS" >&2
     servers=(tether3 relay3)
-    for ((k = 0; k < 2; k++)); do
-      load 2 "${servers[$(( (k + round - 1) % 2 ))]}" 1000 2000 ws
+    for rate in $RATES3; do
+      for ((k = 0; k < 2; k++)); do
+        load 2 "${servers[$(( (k + round - 1) % 2 ))]}" 1000 "$rate" ws
+      done
     done
   done
   cleanup
