@@ -262,9 +262,7 @@ public final class StreamLog implements WireMessage {
    */
   public Applied append(AppendSpec spec, long now, long ownerToken, long ownerSeq) {
     if (ownerSeq > 0 && ownerAppend(ownerToken, ownerSeq) instanceof OwnerAppends.Applied done) {
-      Offset at = offsetOf(done.index());
-      return Applied.refused(at != null ? alreadyApplied(at, spec)
-          : StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention"));
+      return Applied.refused(alreadyApplied(done.index(), spec));
     }
     ProducerHeaders producer = spec.producer();
     ProducerState state = producer == null ? null : producers.get(producer.id());
@@ -370,15 +368,23 @@ public final class StreamLog implements WireMessage {
    * Where the retained event at {@code index} starts (the tail itself for a close without data);
    * {@code null} when it is not retained.
    */
-  public Offset offsetOf(long index) {
+  private Offset offsetOf(long index) {
     if (index < ring.first().index() || index > ring.tail().index()) {
       return null;
     }
     return new Offset(index, ring.bytesAt(index));
   }
 
-  /** The answer to {@code spec}, found applied already at {@code at}: as its first answer, with today's tail. */
-  public StreamReply alreadyApplied(Offset at, AppendSpec spec) {
+  /**
+   * The answer to {@code spec}, found applied already as the event at {@code index}: as its first answer,
+   * with today's tail; {@link Outcome#IN_DOUBT} when that event has left the retained window (its offset
+   * cannot be given, and the writer must not be told it failed).
+   */
+  public StreamReply alreadyApplied(long index, AppendSpec spec) {
+    Offset at = offsetOf(index);
+    if (at == null) {
+      return StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention");
+    }
     StreamReply.Builder reply = describe(Outcome.APPENDED).start(at);
     if (spec.producer() != null) {
       reply.producer(spec.producer().epoch(), spec.producer().seq());

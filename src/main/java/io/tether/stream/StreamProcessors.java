@@ -414,12 +414,12 @@ public final class StreamProcessors {
       StreamLog log = entry.getValue();
       OwnerAppends.Verdict verdict = log.ownerAppend(append.fence.token(), append.seq);
       if (verdict instanceof OwnerAppends.Applied applied) {
-        Offset at = log.offsetOf(applied.index());
-        if (at == null) {
-          return StreamReply.refusal(Outcome.IN_DOUBT, "applied, but its event has left the stream's retention");
+        StreamReply answer = log.alreadyApplied(applied.index(), append.spec);
+        if (answer.outcome() == Outcome.APPENDED) {
+          // The backup may be the copy that lacks it: the whole stream goes there.
+          replicate(entry, log, new Put(log));
         }
-        replicate(entry, log, new Put(log));
-        return log.alreadyApplied(at, append.spec);
+        return answer;
       }
       if (verdict instanceof OwnerAppends.Unknown unknown) {
         return StreamReply.refusal(Outcome.IN_DOUBT, unknown.why());
