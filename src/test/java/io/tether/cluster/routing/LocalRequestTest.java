@@ -84,6 +84,17 @@ class LocalRequestTest {
     assertThat(Expiry.expired(stale)).isTrue();
   }
 
+  @Test
+  void itsExpiryIsTheDeadlineAnOwnerWorksToAndGoesAlongWhenTheRequestIsHandedOn() {
+    long expiresAt = System.currentTimeMillis() + 5_000;
+    Message<WireMessage> request = new LocalRequest("stream.s", reply(Outcome.OK), expiresAt, vertx.getOrCreateContext());
+
+    assertThat(Expiry.deadline(request, 0)).isEqualTo(expiresAt);
+    // An owner or node agent that relays it over the event bus sends the same expiry on.
+    assertThat(Expiry.relay(request, 1_000).getHeaders().get(Expiry.HEADER)).isEqualTo(Long.toString(expiresAt));
+    assertThat(request.headers().get(Expiry.HEADER)).isEqualTo(Long.toString(expiresAt));
+  }
+
   private static StreamReply reply(Outcome outcome) {
     return StreamReply.of(outcome).build();
   }
