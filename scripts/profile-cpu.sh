@@ -37,9 +37,15 @@ JVM_PERF="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFra
 
 PIDS=()
 stop_servers() {
-  # SIGTERM, so each JVM writes its /tmp/perf-<pid>.map on the way out; then wait for both.
+  # SIGTERM, so each JVM writes its /tmp/perf-<pid>.map on the way out; then wait for both, 60 s at most.
+  local p deadline=$((SECONDS + 60))
   kill "${PIDS[@]}" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done
+  for p in "${PIDS[@]}"; do
+    while kill -0 "$p" 2>/dev/null; do
+      if (( SECONDS >= deadline )); then kill -9 "$p" 2>/dev/null || true; break; fi
+      sleep 0.2
+    done
+  done
 }
 trap stop_servers EXIT
 
@@ -79,6 +85,7 @@ PIDS=()
 for side in tether relay; do
   perf script -i "$WORK/$side.data" -F comm,ip,sym,dso 2>/dev/null >"$WORK/$side.script"
 done
+rm -f "/tmp/perf-$TETHER_PID.map" "/tmp/perf-$RELAY_PID.map"
 
 python3 - "$WORK" "$RATE" "$WINDOW" "$OUT/profile-cpu-frames.txt" <<'EOF' | tee "$OUT/profile-cpu.txt"
 import collections, re, sys
