@@ -10,7 +10,7 @@
 # Hazelcast network threads, JIT compiler, GC, the rest): CPU µs per append, the share of that CPU's
 # samples that were in the kernel, system calls and context switches per append. The appends of the
 # window are its offered rate times its length (the workload is paced; bench-cpu.sh's runs acknowledge
-# at least 99.8% of the offered rate). The ten hottest leaf frames of each group go to
+# at least 99.8% of the offered rate); the window opens when StreamLoad's measured run begins. The ten hottest leaf frames of each group go to
 # target/bench/profile-cpu-frames.txt.
 #
 # Needs perf (Debian: linux-perf) and the right to profile the servers (root, or a low
@@ -73,12 +73,22 @@ for ((i = 1; i <= WARM; i++)); do
 done
 for side in tether relay; do
   if [[ $side == tether ]]; then port=$tp pid=$TETHER_PID; else port=$rp pid=$RELAY_PID; fi
-  # The window opens 3 s into the run: after StreamLoad's 2 s of warm-up, inside its 8 s measured.
-  ( sleep 3; perf stat -e task-clock,context-switches,raw_syscalls:sys_enter --per-thread -p "$pid" \
-      -o "$WORK/$side.stat" -- sleep "$WINDOW" ) >/dev/null 2>&1 & stat_pid=$!
-  ( sleep 3; perf record -F 999 -g -p "$pid" -o "$WORK/$side.data" -- sleep "$WINDOW" ) >/dev/null 2>&1 & rec_pid=$!
-  echo "measured: $side $(run "$port" "$pid")"
-  wait "$stat_pid" "$rec_pid"
+  # The perf window opens when StreamLoad says its measured 8 s have begun (after creating the streams,
+  # connecting the readers and 2 s of paced warm-up), so every second of it carries the offered rate.
+  mark="$WORK/$side.measuring"
+  BENCH_MEASURE_MARK="$mark" run "$port" "$pid" >"$WORK/$side.result" & run_pid=$!
+  deadline=$((SECONDS + 120))
+  until [[ -f "$mark" ]]; do
+    if (( SECONDS >= deadline )) || ! kill -0 "$run_pid" 2>/dev/null; then
+      echo "StreamLoad against $side did not start measuring" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  perf stat -e task-clock,context-switches,raw_syscalls:sys_enter --per-thread -p "$pid" \
+    -o "$WORK/$side.stat" -- sleep "$WINDOW" >/dev/null 2>&1 & stat_pid=$!
+  perf record -F 999 -g -p "$pid" -o "$WORK/$side.data" -- sleep "$WINDOW" >/dev/null 2>&1 & rec_pid=$!
+  wait "$run_pid" "$stat_pid" "$rec_pid"
+  echo "measured: $side $(cat "$WORK/$side.result")"
 done
 stop_servers
 PIDS=()

@@ -53,6 +53,7 @@ import java.util.concurrent.locks.LockSupport;
  * ({@code hz_ms}) and the whole per acknowledged append
  * ({@code cpu_us_per_append}): the cost of an append and of its delivery to the readers. A delivery is counted once per event;
  * {@code missing} counts events acknowledged in the measured window that no reader saw within 5 s.
+ * With {@code BENCH_MEASURE_MARK} set to a file path, that file is written when the measured window begins.
  */
 public final class StreamLoad {
 
@@ -185,6 +186,11 @@ public final class StreamLoad {
     CpuSnapshot cpuBefore = cpuSnapshot(pids);
     measureStart.set(System.nanoTime());
     measuring.set(true);
+    String mark = System.getenv("BENCH_MEASURE_MARK");
+    if (mark != null) {
+      // Tells a profiler waiting outside that the measured window has begun.
+      java.nio.file.Files.writeString(java.nio.file.Path.of(mark), "measuring\n");
+    }
     long started = System.nanoTime();
     Thread.sleep(measure * 1000L);
     measuring.set(false);
