@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
-# Where one node's CPU per append goes, thread by thread, against the bare relay's: one Tether node and
-# one relay (io.tether.bench.RelayNode) run side by side under the same paced StreamLoad workload, and
-# Linux perf counts, per thread, the CPU time, the system calls and the context switches over a window
-# of the load, and samples the threads' stacks (kernel and JIT-compiled Java).
+# Where Tether's CPU per append goes, thread by thread, against the bare relay's: one Tether node and
+# one relay (io.tether.bench.RelayNode), or a cluster of three of each (PROFILE_NODES=3), run side by
+# side under the same paced StreamLoad workload, and Linux perf counts, per thread, the CPU time, the
+# system calls and the context switches over a window of the load, and samples the threads' stacks
+# (kernel and JIT-compiled Java).
 #
 #   scripts/profile-cpu.sh [STREAMS] [RATE] [READER] [WARM_RUNS]     (defaults 1000 2000 ws 10)
 #
-# Prints, for each server and group of threads (Vert.x event loops and workers, Hazelcast partition threads,
-# Hazelcast network threads, JIT compiler, GC, the rest): CPU µs per append, the share of that CPU's
-# samples that were in the kernel, system calls and context switches per append. The appends of the
-# window are its offered rate times its length (the workload is paced; bench-cpu.sh's runs acknowledge
-# at least 99.8% of the offered rate); the window opens when StreamLoad's measured run begins. The ten hottest leaf frames of each group go to
+# Prints, for each server and group of threads (Vert.x event loops and workers; Hazelcast partition,
+# network and generic operation threads and its other threads; JIT compiler; GC; the rest): CPU µs per
+# append, the share of that CPU's samples that were in the kernel, system calls and context switches
+# per append. The appends of the window are its offered rate times its length (the workload is paced;
+# bench-cpu.sh's runs acknowledge at least 99.8% of the offered rate); the window opens when
+# StreamLoad's measured run begins. The ten hottest leaf frames of each group go to
 # target/bench/profile-cpu-frames.txt.
 #
 # Needs perf (Debian: linux-perf) and the right to profile the servers (root, or a low
 # kernel.perf_event_paranoid). Both JVMs run with -XX:+PreserveFramePointer (for Java stacks) and
 # write a perf symbol map when they stop, so the figures include the cost of frame pointers on both.
-# Environment: PROFILE_SECONDS (perf window, default 5, within each 8 s measured run), BENCH_HEAP.
+# Environment: PROFILE_SECONDS (perf window, default 5, within each 8 s measured run), BENCH_HEAP,
+# PROFILE_NODES (1, the default, or 3: a cluster of three of each, CPU summed over a side's nodes;
+# Tether's readers then connect to a node that does not own their stream and its writers spread over
+# the nodes, as in bench-cpu.sh's three-node part).
 # Output: target/bench/profile-cpu.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 STREAMS="${1:-1000}" RATE="${2:-2000}" READER="${3:-ws}" WARM="${4:-10}"
 WINDOW="${PROFILE_SECONDS:-5}"
+NODES="${PROFILE_NODES:-1}"
+[[ "$NODES" == 1 || "$NODES" == 3 ]] || { echo "PROFILE_NODES is 1 or 3, not $NODES" >&2; exit 2; }
 HEAP="${BENCH_HEAP:--Xms1g -Xmx1g}"
 [[ "$READER" == sse || "$READER" == ws ]] || { echo "READER is sse or ws, not $READER" >&2; exit 2; }
 (( WINDOW >= 1 && WINDOW <= 7 )) || { echo "PROFILE_SECONDS is 1 to 7 (the measured run is 8 s)" >&2; exit 2; }
@@ -37,7 +44,7 @@ JVM_PERF="-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFra
 
 PIDS=()
 stop_servers() {
-  # SIGTERM, so each JVM writes its /tmp/perf-<pid>.map on the way out; then wait for both, 60 s at most.
+  # SIGTERM, so each JVM writes its /tmp/perf-<pid>.map on the way out; then wait for all, 60 s at most.
   local p deadline=$((SECONDS + 60))
   kill "${PIDS[@]}" 2>/dev/null || true
   for p in "${PIDS[@]}"; do
@@ -49,34 +56,61 @@ stop_servers() {
 }
 trap stop_servers EXIT
 
-tp=$(free_port) tc=$(free_port) rp=$(free_port) rc=$(free_port)
-TETHER_NODE_ID=t TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$tp TETHER_CLUSTER_HOST=127.0.0.1 \
-TETHER_CLUSTER_PORT=$tc TETHER_CLUSTER_MEMBERS=127.0.0.1:$tc TETHER_CLUSTER_NAME="profile-t-$$" \
-TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
-  java $HEAP $JVM_PERF -jar "$JAR" >"$WORK/tether.log" 2>&1 &
-PIDS+=($!); TETHER_PID=$!
-TETHER_NODE_ID=r TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$rp TETHER_CLUSTER_HOST=127.0.0.1 \
-TETHER_CLUSTER_PORT=$rc TETHER_CLUSTER_MEMBERS=127.0.0.1:$rc TETHER_CLUSTER_NAME="profile-r-$$" \
-  java $HEAP $JVM_PERF -cp "$CP" io.tether.bench.RelayNode >"$WORK/relay.log" 2>&1 &
-PIDS+=($!); RELAY_PID=$!
-wait_ready "http://127.0.0.1:$tp" 120
-wait_ready "http://127.0.0.1:$rp" 120
+# start KIND NAME: NODES nodes of one cluster (KIND tether: target/tether.jar; relay: RelayNode), node ids
+# NAME0, NAME1, ... (short: the kernel keeps 15 characters of a thread's name, "hz.tether-t0.pa" for a
+# partition thread); sets URLS_<NAME> (comma-separated base URLs) and PIDS_<NAME> (process ids).
+start() {
+  local kind="$1" name="$2" i members="" urls="" pids="" ports=()
+  for ((i = 0; i < NODES; i++)); do ports+=("$(free_port) $(free_port)"); done
+  for ((i = 0; i < NODES; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
+  for ((i = 0; i < NODES; i++)); do
+    local main=(-jar "$JAR")
+    [[ $kind == relay ]] && main=(-cp "$CP" io.tether.bench.RelayNode)
+    TETHER_NODE_ID="$name$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT="${ports[$i]% *}" \
+    TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT="${ports[$i]#* }" TETHER_CLUSTER_MEMBERS="$members" \
+    TETHER_CLUSTER_NAME="profile-$name-$$" TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
+      java $HEAP $JVM_PERF "${main[@]}" >"$WORK/$kind-$i.log" 2>&1 &
+    PIDS+=($!)
+    pids+="${pids:+,}$!"
+    urls+="${urls:+,}http://127.0.0.1:${ports[$i]% *}"
+  done
+  printf -v "URLS_$kind" '%s' "$urls"
+  printf -v "PIDS_$kind" '%s' "$pids"
+}
+# ready KIND: every node of KIND answers ready and sees all NODES members.
+ready() {
+  local urls="URLS_$1" url deadline=$((SECONDS + 180))
+  for url in ${!urls//,/ }; do
+    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$NODES"; do
+      if (( SECONDS >= deadline )); then echo "$1: $url did not see $NODES members" >&2; exit 1; fi
+      sleep 0.2
+    done
+  done
+}
+start tether t
+start relay r
+ready tether
+ready relay
 
-run() { # run PORT PID: one 8 s paced StreamLoad run (2 s warm-up), prints its figures
-  BENCH_PIDS="$2" java -cp "$CP" io.tether.bench.StreamLoad "http://127.0.0.1:$1" "$STREAMS" 32 2 8 profile \
-    "$READER" next "$RATE" | grep '^RESULT' \
+run() { # run KIND: one 8 s paced StreamLoad run (2 s warm-up), prints its figures
+  local urls="URLS_$1" pids="PIDS_$1" placement=next
+  # As in bench-cpu.sh: on three nodes Tether's readers connect to a node that does not own their stream
+  # (writers spread over the nodes), the relay's to the next node.
+  [[ $1 == tether ]] && (( NODES > 1 )) && placement=non-owner
+  BENCH_PIDS="${!pids}" java -cp "$CP" io.tether.bench.StreamLoad "${!urls}" "$STREAMS" 32 2 8 profile \
+    "$READER" "$placement" "$RATE" | grep '^RESULT' \
     | grep -o 'appends_per_s=[0-9]*\|jit_ms=[0-9]*\|cpu_us_per_append=[0-9.]*' | tr '\n' ' '
 }
-echo "one Tether node and one relay, $STREAMS streams, $RATE appends/s offered, $READER readers; $WARM warm-up runs each"
+echo "$NODES Tether node(s) and $NODES relay node(s), $STREAMS streams, $RATE appends/s offered, $READER readers; $WARM warm-up runs each"
 for ((i = 1; i <= WARM; i++)); do
-  echo "warm-up $i/$WARM: tether $(run "$tp" "$TETHER_PID")| relay $(run "$rp" "$RELAY_PID")"
+  echo "warm-up $i/$WARM: tether $(run tether)| relay $(run relay)"
 done
 for side in tether relay; do
-  if [[ $side == tether ]]; then port=$tp pid=$TETHER_PID; else port=$rp pid=$RELAY_PID; fi
+  pids="PIDS_$side"
   # The perf window opens when StreamLoad says its measured 8 s have begun (after creating the streams,
   # connecting the readers and 2 s of paced warm-up), so every second of it carries the offered rate.
   mark="$WORK/$side.measuring"
-  BENCH_MEASURE_MARK="$mark" run "$port" "$pid" >"$WORK/$side.result" & run_pid=$!
+  BENCH_MEASURE_MARK="$mark" run "$side" >"$WORK/$side.result" & run_pid=$!
   deadline=$((SECONDS + 120))
   until [[ -f "$mark" ]]; do
     if (( SECONDS >= deadline )) || ! kill -0 "$run_pid" 2>/dev/null; then
@@ -84,18 +118,18 @@ for side in tether relay; do
     fi
     sleep 0.1
   done
-  perf stat -e task-clock,context-switches,raw_syscalls:sys_enter --per-thread -p "$pid" \
+  perf stat -e task-clock,context-switches,raw_syscalls:sys_enter --per-thread -p "${!pids}" \
     -o "$WORK/$side.stat" -- sleep "$WINDOW" >/dev/null 2>&1 & stat_pid=$!
-  perf record -F 999 -g -p "$pid" -o "$WORK/$side.data" -- sleep "$WINDOW" >/dev/null 2>&1 & rec_pid=$!
+  perf record -F 999 -g -p "${!pids}" -o "$WORK/$side.data" -- sleep "$WINDOW" >/dev/null 2>&1 & rec_pid=$!
   wait "$run_pid" "$stat_pid" "$rec_pid"
   echo "measured: $side $(cat "$WORK/$side.result")"
 done
 stop_servers
-PIDS=()
 for side in tether relay; do
   perf script -i "$WORK/$side.data" -F comm,ip,sym,dso 2>/dev/null >"$WORK/$side.script"
 done
-rm -f "/tmp/perf-$TETHER_PID.map" "/tmp/perf-$RELAY_PID.map"
+for p in "${PIDS[@]}"; do rm -f "/tmp/perf-$p.map"; done
+PIDS=()
 
 python3 - "$WORK" "$RATE" "$WINDOW" "$OUT/profile-cpu-frames.txt" <<'EOF' | tee "$OUT/profile-cpu.txt"
 import collections, re, sys
@@ -109,6 +143,8 @@ def group(comm):
     if comm.startswith("vert.x-worker"): return "vert.x worker"
     if re.match(r"hz\..*\.pa", comm): return "hz partition"
     if re.match(r"hz\..*\.IO", comm): return "hz network"
+    if re.match(r"hz\..*\.ge", comm): return "hz generic"
+    if comm.startswith("hz."): return "hz other"
     if comm.startswith(("C1 Compiler", "C2 Compiler")): return "jit"
     if comm.startswith(("GC Thread", "G1 ")): return "gc"
     return "other"
@@ -137,7 +173,7 @@ def samples(side):
             leaves[g][re.sub(r"\$\$Lambda\$\d+/0x[0-9a-f]+", "$$Lambda", sym) or "(unresolved JIT code)"] += 1
     return total, kernel, leaves
 
-groups = ["event loop", "vert.x worker", "hz partition", "hz network", "jit", "gc", "other"]
+groups = ["event loop", "vert.x worker", "hz partition", "hz network", "hz generic", "hz other", "jit", "gc", "other"]
 print(f"window {window:.0f} s at {rate:.0f} appends/s offered: {appends:.0f} appends")
 print("| server | threads | CPU µs/append | of its samples in the kernel | syscalls/append | context switches/append |")
 print("|---|---|---:|---:|---:|---:|")
