@@ -54,11 +54,17 @@ stop_servers() {
     done
   done
 }
-trap stop_servers EXIT
+# On any exit before the end (an error, a signal): stop the servers and remove their perf maps.
+cleanup() {
+  local p
+  stop_servers
+  for p in "${PIDS[@]}"; do rm -f "/tmp/perf-$p.map"; done
+}
+trap cleanup EXIT
 
 # start KIND NAME: NODES nodes of one cluster (KIND tether: target/tether.jar; relay: RelayNode), node ids
 # NAME0, NAME1, ... (short: the kernel keeps 15 characters of a thread's name, "hz.tether-t0.pa" for a
-# partition thread); sets URLS_<NAME> (comma-separated base URLs) and PIDS_<NAME> (process ids).
+# partition thread); sets URLS_<KIND> (comma-separated base URLs) and PIDS_<KIND> (process ids).
 start() {
   local kind="$1" name="$2" i members="" urls="" pids="" ports=()
   for ((i = 0; i < NODES; i++)); do ports+=("$(free_port) $(free_port)"); done
