@@ -46,38 +46,10 @@ NODES="${BENCH_NODES:-1}"
 [[ "$NODES" =~ ^[1-9]$ ]] || { echo "BENCH_NODES is a node count from 1 to 9, not $NODES" >&2; exit 2; }
 PLACEMENT=next
 (( NODES > 1 )) && PLACEMENT=non-owner
-# start JAR NAME: NODES nodes of one cluster on free loopback ports; sets URLS_<NAME> (comma-separated
-# base URLs) and PIDS_<NAME> (their process ids).
-start() {
-  local jar="$1" name="$2" extra="BENCH_ENV_$2" i members="" urls="" pids="" ports=()
-  for ((i = 0; i < NODES; i++)); do ports+=("$(free_port) $(free_port)"); done
-  for ((i = 0; i < NODES; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
-  for ((i = 0; i < NODES; i++)); do
-    env ${!extra:-} TETHER_NODE_ID="ab-$name-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT="${ports[$i]% *}" \
-    TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT="${ports[$i]#* }" TETHER_CLUSTER_MEMBERS="$members" \
-    TETHER_CLUSTER_NAME="ab-$name-$$" TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
-      java $HEAP -jar "$jar" >"$OUT/cpu-ab-$name-$i.log" 2>&1 &
-    PIDS+=($!)
-    pids+="${pids:+,}$!"
-    urls+="${urls:+,}http://127.0.0.1:${ports[$i]% *}"
-  done
-  printf -v "URLS_$name" '%s' "$urls"
-  printf -v "PIDS_$name" '%s' "$pids"
-}
-# ready NAME: every node of side NAME answers ready and sees all NODES members.
-ready() {
-  local urls="URLS_$1" url deadline=$((SECONDS + 180))
-  for url in ${!urls//,/ }; do
-    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$NODES"; do
-      if (( SECONDS >= deadline )); then echo "side $1: $url did not see $NODES members" >&2; exit 1; fi
-      sleep 0.2
-    done
-  done
-}
-start "$A" A
-start "$B" B
-ready A
-ready B
+CLUSTER_ENV="${BENCH_ENV_A:-}" start_cluster A "$NODES" ab-A- "$OUT/cpu-ab-A-" $HEAP -jar "$A"
+CLUSTER_ENV="${BENCH_ENV_B:-}" start_cluster B "$NODES" ab-B- "$OUT/cpu-ab-B-" $HEAP -jar "$B"
+cluster_ready A "$NODES"
+cluster_ready B "$NODES"
 
 run() { # run NAME: one paced StreamLoad run against build NAME; prints its figures
   local urls="URLS_$1" pids="PIDS_$1"

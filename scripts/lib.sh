@@ -61,3 +61,37 @@ bench_cluster_up() {
   done
   TETHER_BASE_PORT="$base" TETHER_CLUSTER_DIR="$dir" TETHER_CLUSTER_NAME="$name" "$ROOT/scripts/cluster.sh" up "$n" >&2
 }
+
+# start_cluster VAR COUNT ID_PREFIX LOG_PREFIX JAVA_ARGS...: COUNT nodes of one cluster on free loopback
+# ports, each `java JAVA_ARGS...` (a Tether jar, or the relay's main class), node ids ID_PREFIX0,
+# ID_PREFIX1, ..., logs LOG_PREFIX0.log, ...; CLUSTER_ENV adds space-separated NAME=VALUE settings to every
+# node. Appends the process ids to PIDS and sets URLS_<VAR> (comma-separated base URLs) and PIDS_<VAR>.
+start_cluster() {
+  local var="$1" count="$2" prefix="$3" logs="$4" i members="" urls="" pids="" ports=()
+  shift 4
+  for ((i = 0; i < count; i++)); do ports+=("$(free_port) $(free_port)"); done
+  for ((i = 0; i < count; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
+  for ((i = 0; i < count; i++)); do
+    env ${CLUSTER_ENV:-} TETHER_NODE_ID="$prefix$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT="${ports[$i]% *}" \
+    TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT="${ports[$i]#* }" TETHER_CLUSTER_MEMBERS="$members" \
+    TETHER_CLUSTER_NAME="$prefix$$" TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
+      java "$@" >"$logs$i.log" 2>&1 &
+    PIDS+=($!)
+    pids+="${pids:+,}$!"
+    urls+="${urls:+,}http://127.0.0.1:${ports[$i]% *}"
+  done
+  printf -v "URLS_$var" '%s' "$urls"
+  printf -v "PIDS_$var" '%s' "$pids"
+}
+
+# cluster_ready VAR COUNT: waits (180 s at most) until every node of URLS_<VAR> answers ready and sees COUNT
+# members; exits the script otherwise.
+cluster_ready() {
+  local urls="URLS_$1" url deadline=$((SECONDS + 180))
+  for url in ${!urls//,/ }; do
+    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$2"; do
+      if (( SECONDS >= deadline )); then echo "$1: $url did not see $2 members" >&2; exit 1; fi
+      sleep 0.2
+    done
+  done
+}

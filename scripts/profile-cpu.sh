@@ -62,41 +62,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start KIND NAME: NODES nodes of one cluster (KIND tether: target/tether.jar; relay: RelayNode), node ids
-# NAME0, NAME1, ... (short: the kernel keeps 15 characters of a thread's name, "hz.tether-t0.pa" for a
-# partition thread); sets URLS_<KIND> (comma-separated base URLs) and PIDS_<KIND> (process ids).
-start() {
-  local kind="$1" name="$2" i members="" urls="" pids="" ports=()
-  for ((i = 0; i < NODES; i++)); do ports+=("$(free_port) $(free_port)"); done
-  for ((i = 0; i < NODES; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
-  for ((i = 0; i < NODES; i++)); do
-    local main=(-jar "$JAR")
-    [[ $kind == relay ]] && main=(-cp "$CP" io.tether.bench.RelayNode)
-    TETHER_NODE_ID="$name$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT="${ports[$i]% *}" \
-    TETHER_CLUSTER_HOST=127.0.0.1 TETHER_CLUSTER_PORT="${ports[$i]#* }" TETHER_CLUSTER_MEMBERS="$members" \
-    TETHER_CLUSTER_NAME="profile-$name-$$" TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
-      java $HEAP $JVM_PERF "${main[@]}" >"$WORK/$kind-$i.log" 2>&1 &
-    PIDS+=($!)
-    pids+="${pids:+,}$!"
-    urls+="${urls:+,}http://127.0.0.1:${ports[$i]% *}"
-  done
-  printf -v "URLS_$kind" '%s' "$urls"
-  printf -v "PIDS_$kind" '%s' "$pids"
-}
-# ready KIND: every node of KIND answers ready and sees all NODES members.
-ready() {
-  local urls="URLS_$1" url deadline=$((SECONDS + 180))
-  for url in ${!urls//,/ }; do
-    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$NODES"; do
-      if (( SECONDS >= deadline )); then echo "$1: $url did not see $NODES members" >&2; exit 1; fi
-      sleep 0.2
-    done
-  done
-}
-start tether t
-start relay r
-ready tether
-ready relay
+# Node ids are short (t0, r0, ...): the kernel keeps 15 characters of a thread's name, "hz.tether-t0.pa"
+# for a partition thread.
+start_cluster tether "$NODES" t "$WORK/tether-" $HEAP $JVM_PERF -jar "$JAR"
+start_cluster relay "$NODES" r "$WORK/relay-" $HEAP $JVM_PERF -cp "$CP" io.tether.bench.RelayNode
+cluster_ready tether "$NODES"
+cluster_ready relay "$NODES"
 
 run() { # run KIND: one 8 s paced StreamLoad run (2 s warm-up), prints its figures
   local urls="URLS_$1" pids="PIDS_$1" placement=next
