@@ -15,7 +15,8 @@
 #
 # Each run is 10 s of StreamLoad (32 writers); its line shows the server's CPU µs per append from
 # /proc/<pid>/stat, the compiler threads' share (jit_ms: a run with a large one is still warming up) and
-# delivery p99. The summary gives each build's median over the measured runs. Heap: BENCH_HEAP (-Xmx1g).
+# delivery p99. The summary gives each build's median over the measured runs. Heap: BENCH_HEAP (-Xms1g -Xmx1g
+# -XX:+AlwaysPreTouch, as in bench-cpu.sh).
 # BENCH_ENV_A and BENCH_ENV_B add space-separated NAME=VALUE settings to one side only (e.g.
 # BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with the same jar twice compares two configurations of one build;
 # JAVA_TOOL_OPTIONS=-D... passes a JVM or Hazelcast property).
@@ -31,7 +32,7 @@ if (( $# < 2 )); then
   exit 2
 fi
 A="$1" B="$2" WARM="${3:-8}" RUNS="${4:-10}" STREAMS="${5:-100}" RATE="${6:-1000}" READER="${7:-sse}"
-HEAP="${BENCH_HEAP:--Xms1g -Xmx1g}"
+HEAP="${BENCH_HEAP:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}"
 for jar in "$A" "$B"; do
   [[ -f "$jar" ]] || { echo "no such jar: $jar" >&2; exit 2; }
 done
