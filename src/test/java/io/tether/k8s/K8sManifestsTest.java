@@ -178,7 +178,14 @@ class K8sManifestsTest {
 
     // The JVM sizes itself from the container's memory limit; the pod runs as non-root.
     assertThat(tether.getResources().getLimits()).containsKey("memory");
-    assertThat(env(tether, "JAVA_TOOL_OPTIONS")).contains("MaxRAMPercentage");
+    String jvm = env(tether, "JAVA_TOOL_OPTIONS");
+    Matcher initial = Pattern.compile("-XX:InitialRAMPercentage=(\\d+)").matcher(jvm);
+    Matcher max = Pattern.compile("-XX:MaxRAMPercentage=(\\d+)").matcher(jvm);
+    assertThat(max.find()).as("heap sized from the limit: %s", jvm).isTrue();
+    // The whole heap touched at start: a new pod does not fault in fresh pages under its first load.
+    assertThat(initial.find()).as("initial heap set: %s", jvm).isTrue();
+    assertThat(initial.group(1)).isEqualTo(max.group(1));
+    assertThat(jvm).contains("-XX:+AlwaysPreTouch");
     assertThat(set.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot()).isTrue();
     assertThat(tether.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
     assertThat(tether.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/tmp"));
