@@ -57,36 +57,16 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 # start_nodes KIND NAME COUNT: COUNT Tether nodes (KIND tether) or relay processes (KIND relay) on loopback,
-# one Hazelcast cluster; sets URLS_<NAME> (comma-separated base URLs) and PIDS_<NAME> (their process ids).
+# one Hazelcast cluster, up and seeing each other; sets URLS_<NAME> (comma-separated base URLs) and
+# PIDS_<NAME> (their process ids). Logs: target/bench/cpu-<NAME>-<i>.log.
 start_nodes() { # start_nodes KIND NAME COUNT
-  local kind="$1" name="$2" count="$3" i urls="" pids="" members="" ports=()
-  for ((i = 0; i < count; i++)); do ports+=("$(free_port) $(free_port)"); done
-  for ((i = 0; i < count; i++)); do members+="${members:+,}127.0.0.1:${ports[$i]#* }"; done
-  for ((i = 0; i < count; i++)); do
-    local http="${ports[$i]% *}" cluster="${ports[$i]#* }"
-    if [[ "$kind" == tether ]]; then
-      TETHER_NODE_ID="$name-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
-      TETHER_CLUSTER_PORT=$cluster TETHER_CLUSTER_MEMBERS="$members" TETHER_CLUSTER_NAME="$name-$$" \
-      TETHER_LOG_LEVEL=WARN TETHER_MAX_CONNECTIONS_PER_IP=0 \
-        java $HEAP -jar "$JAR" >"$OUT/cpu-$name-$i.log" 2>&1 &
-    else
-      TETHER_NODE_ID="$name-$i" TETHER_HTTP_HOST=127.0.0.1 TETHER_HTTP_PORT=$http TETHER_CLUSTER_HOST=127.0.0.1 \
-      TETHER_CLUSTER_PORT=$cluster TETHER_CLUSTER_MEMBERS="$members" TETHER_CLUSTER_NAME="$name-$$" \
-        java $HEAP -cp "$CP" io.tether.bench.RelayNode >"$OUT/cpu-$name-$i.log" 2>&1 &
-    fi
-    PIDS+=($!)
-    pids+="${pids:+,}$!"
-    urls+="${urls:+,}http://127.0.0.1:$http"
-  done
-  for ((i = 0; i < count; i++)); do
-    local url="http://127.0.0.1:${ports[$i]% *}" deadline=$((SECONDS + 120))
-    until curl -fsS "$url/health/ready" 2>/dev/null | grep -q "\"members\":$count"; do
-      if (( SECONDS >= deadline )); then echo "$name node $i did not see $count members; see $OUT/cpu-$name-$i.log" >&2; exit 1; fi
-      sleep 0.2
-    done
-  done
-  printf -v "URLS_$name" '%s' "$urls"
-  printf -v "PIDS_$name" '%s' "$pids"
+  local kind="$1" name="$2" count="$3"
+  if [[ "$kind" == tether ]]; then
+    start_cluster "$name" "$count" "$name-" "$OUT/cpu-$name-" $HEAP -jar "$JAR"
+  else
+    start_cluster "$name" "$count" "$name-" "$OUT/cpu-$name-" $HEAP -cp "$CP" io.tether.bench.RelayNode
+  fi
+  cluster_ready "$name" "$count"
 }
 
 start_reference() {
