@@ -29,9 +29,10 @@
 # proportions of its samples: by component (kernel time by the system call it serves, Java time by the
 # package of the innermost frame), for the event loops by phase (event-bus send, HTTP request, the
 # owner, ...), and the frames with the most of it, counted inclusively (a frame anywhere on a sampled
-# stack) and by self time. Sampling costs
-# CPU of its own (more than perf record's), so compare shares and sides rather than runs. The CPU, system
-# call and context-switch figures come from perf stat either way.
+# stack) and by self time. Sampling costs CPU of its own (more than perf record's), so compare shares
+# and sides rather than runs. The CPU, system call and context-switch figures come from perf stat either
+# way. In this mode the JVMs run without frame pointers and perf maps (async-profiler walks Java stacks
+# itself).
 # Output: target/bench/profile-cpu.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -194,10 +195,10 @@ COMPONENTS = [("io.tether.", "Tether"), ("io.micrometer", "metrics (Micrometer)"
               ("io.netty", "Netty, other"), ("com.fasterxml", "Jackson"), ("java.", "JDK"), ("jdk.", "JDK")]
 
 def component(frames):
-    # Where a sample's time was spent: for kernel code, the kind of system call it serves; for Java, the
-    # component of its innermost frame (a JDK leaf counts for the JDK, whoever called it).
+    # Where a sample's time was spent: kernel time by the system call it serves (the wake-ups a write
+    # causes count for the write); Java time by the component of its innermost frame (a JDK leaf counts
+    # for the JDK, whoever called it).
     if frames[-1].endswith("_[k]"):
-        # Kernel time by the system call it serves (the wake-ups a write causes count for the write).
         for f in frames:
             m = re.match(r"__x64_sys_(\w+?)_\[k\]$", f)
             if m:
@@ -243,8 +244,9 @@ def phase(frames):
     return "other"
 
 def async_samples(side):
-    # Per group: samples, kernel samples, and per frame its self and inclusive samples.
-    total, kernel = collections.Counter(), collections.Counter()
+    # Per group: samples, kernel samples, per frame its self and inclusive samples, per component; and
+    # the event loops' Java samples per phase.
+    total, kernel, phases = collections.Counter(), collections.Counter(), collections.Counter()
     own, incl = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter)
     comps = collections.defaultdict(collections.Counter)
     for path in glob.glob(f"{work}/{side}-*.collapsed"):
@@ -259,10 +261,10 @@ def async_samples(side):
             own[g][("(kernel) " if frames[-1].endswith("_[k]") else "") + frame_name(frames[-1])] += n
             comps[g][component(frames[1:])] += n
             if g == "event loop" and not frames[-1].endswith("_[k]"):
-                phases[side][phase(frames[1:])] += n
-            for name in {frame_name(f) for f in frames[1:]}:
+                phases[phase(frames[1:])] += n
+            for name in sorted({frame_name(f) for f in frames[1:]}):
                 incl[g][name] += n
-    return total, kernel, own, incl, comps
+    return total, kernel, own, incl, comps, phases
 
 def samples(side):
     total, kernel, leaves = collections.Counter(), collections.Counter(), collections.defaultdict(collections.Counter)
@@ -280,7 +282,6 @@ def samples(side):
             leaves[g][re.sub(r"\$\$Lambda\$\d+/0x[0-9a-f]+", "$$Lambda", sym) or "(unresolved JIT code)"] += 1
     return total, kernel, leaves
 
-phases = collections.defaultdict(collections.Counter)
 groups = ["event loop", "vert.x worker", "hz partition", "hz network", "hz generic", "hz other", "jit", "gc", "other"]
 print(f"window {window:.0f} s at {rate:.0f} appends/s offered: {appends:.0f} appends")
 print("| server | threads | CPU µs/append | of its samples in the kernel | syscalls/append | context switches/append |")
@@ -289,9 +290,9 @@ with open(frames_out, "w") as frames:
     for side in ("tether", "relay"):
         v = stat(side)
         if tool == "async":
-            total, kernel, leaves, incl, comps = async_samples(side)
+            total, kernel, leaves, incl, comps, phases = async_samples(side)
         else:
-            (total, kernel, leaves), incl, comps = samples(side), None, None
+            (total, kernel, leaves), incl = samples(side), None
         whole = collections.Counter()
         for g in groups:
             s = v.get(g)
@@ -316,7 +317,7 @@ with open(frames_out, "w") as frames:
                 frames.write(f"  {n * per:7.2f} {name}\n")
             if g == "event loop":
                 frames.write("  Java and native code by phase, µs/append:\n")
-                for name, n in phases[side].most_common():
+                for name, n in phases.most_common():
                     frames.write(f"  {n * per:7.2f} {name}\n")
             frames.write("  inclusive µs/append:\n")
             for name, n in incl[g].most_common(40):
