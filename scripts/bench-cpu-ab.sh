@@ -23,15 +23,16 @@
 # BENCH_NODES=3 makes each side a cluster of three nodes (both clusters up at once: six JVMs); writers
 # then spread over a side's nodes, readers connect to a node that does not own their stream, and the CPU
 # is summed over the side's nodes.
-# Side B, the cluster started second, has measured 2.4-4.2% cheaper than side A with the same build on
-# both sides or the builds swapped (one node and three; docs/benchmarks/cpu.md). To judge a change of a
-# few per cent, run the script twice with JAR_A and JAR_B swapped and compare the averages of the two orders.
+# Side B, started second, has measured 2.4-4.2% cheaper than side A with the same build on both sides
+# or the builds swapped (one node and three), and A 9% cheaper when A started second: the edge goes with
+# the start order (docs/benchmarks/cpu.md). To judge a change of a few per cent, run the script twice
+# with JAR_A and JAR_B swapped and compare the averages of the two orders.
 # Output: target/bench/cpu-ab.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if (( $# < 2 )); then
-  sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 A="$1" B="$2" WARM="${3:-8}" RUNS="${4:-10}" STREAMS="${5:-100}" RATE="${6:-1000}" READER="${7:-sse}"
