@@ -15,32 +15,37 @@
 #
 # Each run is 10 s of StreamLoad (32 writers); its line shows the server's CPU µs per append from
 # /proc/<pid>/stat, the compiler threads' share (jit_ms: a run with a large one is still warming up) and
-# delivery p99. The summary gives each build's median over the measured runs. Heap: BENCH_HEAP (-Xms1g -Xmx1g
-# -XX:+AlwaysPreTouch, as in bench-cpu.sh).
+# delivery p99. The summary gives each session's medians per build (see below). Heap: BENCH_HEAP (-Xms1g -Xmx1g
+# -XX:+AlwaysPreTouch -XX:+UseTransparentHugePages, as in bench-cpu.sh).
 # BENCH_ENV_A and BENCH_ENV_B add space-separated NAME=VALUE settings to one side only (e.g.
 # BENCH_ENV_B="TETHER_EVENT_LOOPS=1" with the same jar twice compares two configurations of one build;
 # JAVA_TOOL_OPTIONS=-D... passes a JVM or Hazelcast property).
 # BENCH_NODES=3 makes each side a cluster of three nodes (both clusters up at once: six JVMs); writers
 # then spread over a side's nodes, readers connect to a node that does not own their stream, and the CPU
 # is summed over the side's nodes.
-# Side B, started second, has measured 2.4-4.2% cheaper than side A with the same build on both sides
-# or the builds swapped (one node and three), and A 9% cheaper when A started second: the edge goes with
-# the start order (docs/benchmarks/cpu.md). To judge a change of a few per cent, run the script twice
-# with JAR_A and JAR_B swapped and compare the averages of the two orders.
+# A JVM keeps the cost it starts with: two processes of the same jar, started one after the other, have
+# measured 8-13% apart for their whole lives, one way or the other (docs/benchmarks/cpu.md). Runs that
+# alternate between one pair of processes cannot see past that, so the script starts fresh processes
+# for several sessions (BENCH_AB_SESSIONS, default 2), A's first in odd sessions and B's first in even
+# ones, each with its own warm-up and measured runs, and reports every session's medians, B's difference
+# in each, and the mean of the sessions' medians. Judge a change by whether its sign holds in every
+# session; a difference within the sessions' spread is no difference.
 # Output: target/bench/cpu-ab.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if (( $# < 2 )); then
-  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 A="$1" B="$2" WARM="${3:-8}" RUNS="${4:-10}" STREAMS="${5:-100}" RATE="${6:-1000}" READER="${7:-sse}"
-HEAP="${BENCH_HEAP:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}"
+HEAP="${BENCH_HEAP:--Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:+UseTransparentHugePages}"
 for jar in "$A" "$B"; do
   [[ -f "$jar" ]] || { echo "no such jar: $jar" >&2; exit 2; }
 done
 [[ "$READER" == sse || "$READER" == ws ]] || { echo "READER is sse or ws, not $READER" >&2; exit 2; }
+SESSIONS="${BENCH_AB_SESSIONS:-2}"
+[[ "$SESSIONS" =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_AB_SESSIONS is a count from 1 to 99, not $SESSIONS" >&2; exit 2; }
 OUT="$ROOT/target/bench"
 mkdir -p "$OUT"
 bench_classpath
@@ -51,10 +56,18 @@ NODES="${BENCH_NODES:-1}"
 [[ "$NODES" =~ ^[1-9]$ ]] || { echo "BENCH_NODES is a node count from 1 to 9, not $NODES" >&2; exit 2; }
 PLACEMENT=next
 (( NODES > 1 )) && PLACEMENT=non-owner
-CLUSTER_ENV="${BENCH_ENV_A:-}" start_cluster A "$NODES" ab-A- "$OUT/cpu-ab-A-" $HEAP -jar "$A"
-CLUSTER_ENV="${BENCH_ENV_B:-}" start_cluster B "$NODES" ab-B- "$OUT/cpu-ab-B-" $HEAP -jar "$B"
-cluster_ready A "$NODES"
-cluster_ready B "$NODES"
+
+start_side() { # start_side NAME: starts build NAME's nodes
+  local jar="$A" env="${BENCH_ENV_A:-}"
+  [[ "$1" == B ]] && jar="$B" env="${BENCH_ENV_B:-}"
+  CLUSTER_ENV="$env" start_cluster "$1" "$NODES" "ab-$1-" "$OUT/cpu-ab-s$S-$1-" $HEAP -jar "$jar"
+}
+
+stop_sides() { # stops every node started so far and waits until each has exited
+  kill "${PIDS[@]}" 2>/dev/null || true
+  wait "${PIDS[@]}" 2>/dev/null || true
+  PIDS=()
+}
 
 run() { # run NAME: one paced StreamLoad run against build NAME; prints its figures
   local urls="URLS_$1" pids="PIDS_$1"
@@ -67,21 +80,39 @@ run() { # run NAME: one paced StreamLoad run against build NAME; prints its figu
   echo "A: $A"
   echo "B: $B"
   [[ -z "${BENCH_ENV_A:-}${BENCH_ENV_B:-}" ]] || echo "settings: A ${BENCH_ENV_A:-(none)}, B ${BENCH_ENV_B:-(none)}"
-  echo "$NODES node(s) a side, $STREAMS streams, $RATE appends/s offered, $READER readers, $WARM warm-up and $RUNS measured runs each"
+  echo "$NODES node(s) a side, $STREAMS streams, $RATE appends/s offered, $READER readers, $WARM warm-up and $RUNS measured runs each, in $SESSIONS session(s) of fresh processes"
 } | tee "$OUT/cpu-ab.txt"
-for ((i = 1; i <= WARM; i++)); do
-  echo "warm-up $i/$WARM: A $(run A)| B $(run B)" >&2
+for ((S = 1; S <= SESSIONS; S++)); do
+  if (( S % 2 )); then ORDER=AB; else ORDER=BA; fi
+  echo "session $S: ${ORDER:0:1}'s nodes started first" | tee -a "$OUT/cpu-ab.txt"
+  start_side "${ORDER:0:1}"
+  start_side "${ORDER:1:1}"
+  cluster_ready A "$NODES"
+  cluster_ready B "$NODES"
+  for ((i = 1; i <= WARM; i++)); do
+    echo "session $S, warm-up $i/$WARM: A $(run A)| B $(run B)" >&2
+  done
+  for ((i = 1; i <= RUNS; i++)); do
+    if (( i % 2 )); then first=A second=B; else first=B second=A; fi
+    echo "$first s$S $(run $first)" | tee -a "$OUT/cpu-ab.txt"
+    echo "$second s$S $(run $second)" | tee -a "$OUT/cpu-ab.txt"
+  done
+  stop_sides
 done
-for ((i = 1; i <= RUNS; i++)); do
-  if (( i % 2 )); then first=A second=B; else first=B second=A; fi
-  echo "$first $(run $first)" | tee -a "$OUT/cpu-ab.txt"
-  echo "$second $(run $second)" | tee -a "$OUT/cpu-ab.txt"
-done
-median() { # median BUILD FIELD
-  grep "^$1 " "$OUT/cpu-ab.txt" | grep -o "$2=[0-9.]*" | cut -d= -f2 | sort -n \
+
+median() { # median BUILD SESSION FIELD
+  grep "^$1 s$2 " "$OUT/cpu-ab.txt" | grep -o "$3=[0-9.]*" | cut -d= -f2 | sort -n \
     | awk '{v[NR]=$1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
 }
 {
-  echo "median CPU µs per append: A $(median A cpu_us_per_append), B $(median B cpu_us_per_append)"
-  echo "median delivery p99 ms:   A $(median A deliver_p99_ms), B $(median B deliver_p99_ms)"
+  sum_a=0 sum_b=0 diffs=""
+  for ((S = 1; S <= SESSIONS; S++)); do
+    a="$(median A "$S" cpu_us_per_append)" b="$(median B "$S" cpu_us_per_append)"
+    d="$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f", (b - a) * 100 / a}')"
+    echo "session $S, median CPU µs per append: A $a, B $b (B $d%); delivery p99 ms: A $(median A "$S" deliver_p99_ms), B $(median B "$S" deliver_p99_ms)"
+    sum_a="$(awk -v s="$sum_a" -v x="$a" 'BEGIN {print s + x}')" sum_b="$(awk -v s="$sum_b" -v x="$b" 'BEGIN {print s + x}')"
+    diffs+="$d% "
+  done
+  a="$(awk -v s="$sum_a" -v n="$SESSIONS" 'BEGIN {printf "%.1f", s / n}')" b="$(awk -v s="$sum_b" -v n="$SESSIONS" 'BEGIN {printf "%.1f", s / n}')"
+  echo "mean of the sessions' medians, CPU µs per append: A $a, B $b (B $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.1f", (b - a) * 100 / a}')%; per session: ${diffs% })"
 } | tee -a "$OUT/cpu-ab.txt"

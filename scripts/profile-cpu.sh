@@ -41,7 +41,7 @@ STREAMS="${1:-1000}" RATE="${2:-2000}" READER="${3:-ws}" WARM="${4:-10}"
 WINDOW="${PROFILE_SECONDS:-5}"
 NODES="${PROFILE_NODES:-1}"
 [[ "$NODES" == 1 || "$NODES" == 3 ]] || { echo "PROFILE_NODES is 1 or 3, not $NODES" >&2; exit 2; }
-HEAP="${BENCH_HEAP:--Xms1g -Xmx1g -XX:+AlwaysPreTouch}"
+HEAP="${BENCH_HEAP:--Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:+UseTransparentHugePages}"
 [[ "$READER" == sse || "$READER" == ws ]] || { echo "READER is sse or ws, not $READER" >&2; exit 2; }
 (( WINDOW >= 1 && WINDOW <= 7 )) || { echo "PROFILE_SECONDS is 1 to 7 (the measured run is 8 s)" >&2; exit 2; }
 command -v perf >/dev/null || { echo "perf is not installed (Debian: apt-get install linux-perf)" >&2; exit 2; }

@@ -186,6 +186,8 @@ class K8sManifestsTest {
     assertThat(initial.find()).as("initial heap set: %s", jvm).isTrue();
     assertThat(initial.group(1)).isEqualTo(max.group(1));
     assertThat(jvm).contains("-XX:+AlwaysPreTouch");
+    // The heap on transparent huge pages: a few per cent less CPU per append (docs/benchmarks/cpu.md).
+    assertThat(jvm).contains("-XX:+UseTransparentHugePages");
     assertThat(set.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot()).isTrue();
     assertThat(tether.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
     assertThat(tether.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/tmp"));
